@@ -1,0 +1,1 @@
+"""Certification: the mandatory nine-month technical curriculum for commercial staff."""

@@ -1,0 +1,1 @@
+"""Discovery: client intelligence profiles, Failure-Cost Analysis interviews and TCO comparisons."""

@@ -1,0 +1,1 @@
+"""Hiring: job analysis, the question bank, interviews, panel auditions and decisions."""

@@ -1,0 +1,1 @@
+"""Scorecard: the KPI engine, its rollups and the leadership dashboards."""

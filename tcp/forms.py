@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.forms.renderers import TemplatesSetting
+
+from tcp.models import OrganisationSettings
+
+
+class FormRenderer(TemplatesSetting):
+    """Every form renders through the shared pieces: label, input, help and the error beside it."""
+
+    form_template_name = "components/form.html"
+    field_template_name = "components/field.html"
+
+
+class StyledFormMixin:
+    """Gives each widget the stylesheet's class, so templates can render `{{ form }}` as is."""
+
+    fields: dict[str, forms.Field]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        for field in self.fields.values():
+            widget = field.widget
+            if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple | forms.RadioSelect):
+                css = "form-check-input"
+            elif isinstance(widget, forms.Select | forms.SelectMultiple):
+                css = "form-select"
+            else:
+                css = "form-control"
+            widget.attrs["class"] = f"{widget.attrs.get('class', '')} {css}".strip()
+
+
+class OrganisationSettingsForm(StyledFormMixin, forms.ModelForm):
+    class Meta:
+        model = OrganisationSettings
+        fields = [
+            "name",
+            "currency",
+            "scope_tolerance_pct",
+            "timeline_grace_days",
+            "tcp_adoption_date",
+            "baseline_start",
+            "baseline_end",
+            "maturity_level",
+        ]
+        widgets = {
+            "tcp_adoption_date": forms.DateInput(attrs={"type": "date"}),
+            "baseline_start": forms.DateInput(attrs={"type": "date"}),
+            "baseline_end": forms.DateInput(attrs={"type": "date"}),
+        }
+
+    def clean_currency(self) -> str:
+        value: str = self.cleaned_data["currency"].upper()
+        if len(value) != 3 or not value.isalpha():
+            raise forms.ValidationError("Use a three-letter ISO 4217 code, such as GBP or EUR.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("baseline_start"), data.get("baseline_end")
+        if bool(start) != bool(end):
+            self.add_error("baseline_end" if start else "baseline_start", "Give both ends of the baseline window, or neither.")
+        elif start and end and start > end:
+            self.add_error("baseline_end", "The baseline window must end after it starts.")
+        return data

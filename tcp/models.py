@@ -1,0 +1,236 @@
+"""The core every app needs: people and their roles, the organisation's settings,
+the audit log and in-app notifications."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    ACCOUNT_MANAGER = "account_manager", "Account manager"
+    TECHNOLOGY_MANAGER = "technology_manager", "Technology manager"
+    PARTNER_MANAGER = "partner_manager", "Partner manager"
+    DELIVERY_MANAGER = "delivery_manager", "Delivery manager"
+    SALES_LEADERSHIP = "sales_leadership", "Sales leadership"
+    HIRING_MANAGER = "hiring_manager", "Hiring manager"
+    ADMINISTRATOR = "administrator", "Administrator"
+
+
+# People in these roles sell, so the TCP model requires their technical certification.
+COMMERCIAL_ROLES = frozenset(
+    {
+        Role.ACCOUNT_MANAGER,
+        Role.TECHNOLOGY_MANAGER,
+        Role.PARTNER_MANAGER,
+        Role.SALES_LEADERSHIP,
+    }
+)
+# These roles see every account and engagement.
+OVERSIGHT_ROLES = frozenset({Role.SALES_LEADERSHIP, Role.ADMINISTRATOR})
+
+
+class UserQuerySet(models.QuerySet["User"]):
+    def with_role(self, role: str) -> UserQuerySet:
+        return self.filter(roles__contains=[role])
+
+    def commercial(self) -> UserQuerySet:
+        return self.filter(roles__overlap=sorted(COMMERCIAL_ROLES))
+
+
+class ParityUserManager(UserManager["User"]):
+    def get_queryset(self) -> UserQuerySet:
+        return UserQuerySet(self.model, using=self._db)
+
+    def with_role(self, role: str) -> UserQuerySet:
+        return self.get_queryset().with_role(role)
+
+    def commercial(self) -> UserQuerySet:
+        return self.get_queryset().commercial()
+
+
+class User(AbstractUser):
+    """A member of staff. One person can hold several roles."""
+
+    roles = ArrayField(
+        models.CharField(max_length=32, choices=Role.choices),
+        default=list,
+        blank=True,
+        help_text="What this person does; it decides what they see and may change.",
+    )
+    job_title = models.CharField(max_length=120, blank=True)
+    manager = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reports"
+    )
+
+    objects = ParityUserManager()  # type: ignore[misc]
+
+    class Meta:
+        ordering = ["first_name", "last_name", "username"]
+        indexes = [GinIndex(fields=["roles"], name="user_roles_idx")]
+
+    def __str__(self) -> str:
+        return self.get_full_name() or self.username
+
+    def has_role(self, *roles: str) -> bool:
+        return any(role in self.roles for role in roles)
+
+    @property
+    def sees_everything(self) -> bool:
+        return self.is_superuser or self.has_role(*OVERSIGHT_ROLES)
+
+    @property
+    def is_commercial(self) -> bool:
+        return self.has_role(*COMMERCIAL_ROLES)
+
+    @property
+    def is_administrator(self) -> bool:
+        return self.is_superuser or self.has_role(Role.ADMINISTRATOR)
+
+    def role_labels(self) -> list[str]:
+        return [Role(r).label for r in self.roles if r in Role.values]
+
+
+class MaturityLevel(models.IntegerChoices):
+    """How far the account team has grown (the single-threaded team model, levels 1-4)."""
+
+    TECHNOLOGY_LED = 1, "1 · Technology manager owns the TCO"
+    VALUE_LED = 2, "2 · Account manager owns the value proposition"
+    PARTNER_LED = 3, "3 · Partner manager owns the TCO on partner-led deals"
+    DELIVERY_LED = 4, "4 · Delivery manager owns the post-sales TCO"
+
+
+def _last_full_year_before(day: dt.date) -> tuple[dt.date, dt.date]:
+    year = day.year - 1
+    return dt.date(year, 1, 1), dt.date(year, 12, 31)
+
+
+class OrganisationSettings(models.Model):
+    """The single row of settings the KPIs and rules read. Edited by administrators."""
+
+    name = models.CharField(max_length=120, default="Our company")
+    currency = models.CharField(max_length=3, default="GBP", help_text="ISO 4217 code.")
+    scope_tolerance_pct = models.DecimalField(
+        "scope tolerance (%)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("10.00"),
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
+        help_text="Scope changes caused by scoping misses up to this share of the contracted "
+        "effort still count as accurately scoped.",
+    )
+    timeline_grace_days = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(365)],
+        help_text="Days after the contracted end that still count as on time.",
+    )
+    tcp_adoption_date = models.DateField(
+        "TCP adoption date",
+        default=dt.date(2018, 7, 1),
+        help_text="From this date discovery must precede every proposal; engagements proposed "
+        "earlier are kept as pre-adoption history.",
+    )
+    baseline_start = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Start of the baseline window for indexed KPIs. Empty: the last full "
+        "calendar year before adoption.",
+    )
+    baseline_end = models.DateField(null=True, blank=True)
+    maturity_level = models.PositiveSmallIntegerField(
+        choices=MaturityLevel.choices, default=MaturityLevel.VALUE_LED
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = verbose_name_plural = "organisation settings"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="organisation_settings_single_row"),
+            models.CheckConstraint(
+                condition=models.Q(baseline_start__isnull=True, baseline_end__isnull=True)
+                | models.Q(baseline_start__lte=models.F("baseline_end")),
+                name="organisation_baseline_is_a_window",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def load(cls) -> OrganisationSettings:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+    @property
+    def baseline_window(self) -> tuple[dt.date, dt.date]:
+        if self.baseline_start and self.baseline_end:
+            return self.baseline_start, self.baseline_end
+        return _last_full_year_before(self.tcp_adoption_date)
+
+
+class AuditLogEntry(models.Model):
+    """Who changed what, and when. Written in the same transaction as the change."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    action = models.CharField(max_length=64)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=200)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id", "-at"])]
+        verbose_name_plural = "audit log entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor or 'system'} {self.action} {self.object_repr}"
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    message = models.CharField(max_length=300)
+    link = models.CharField(max_length=300, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+    # Makes a re-run of the job that wrote it a no-op.
+    dedupe_key = models.CharField(max_length=120)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["recipient", "dedupe_key"], name="notification_once_per_event"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.message
+
+    def get_absolute_url(self) -> str:
+        return self.link or reverse("notifications")
+
+    def mark_read(self) -> None:
+        if self.read_at is None:
+            self.read_at = timezone.now()
+            self.save(update_fields=["read_at"])

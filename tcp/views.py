@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.db import connection
+from django.db.models import Count, Q, Sum
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from engagements.models import OPEN_STAGES, Engagement
+from tcp.celery import app as celery_app
+from tcp.forms import OrganisationSettingsForm
+from tcp.models import OrganisationSettings
+from tcp.services import audit_trail, organisation_update
+
+logger = logging.getLogger(__name__)
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """One database query and one broker ping: 200 when both answer, 503 otherwise."""
+    checks = {"database": "ok", "broker": "ok"}
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception:
+        logger.exception("healthz: database check failed")
+        checks["database"] = "unavailable"
+    try:
+        with celery_app.pool.acquire(block=True, timeout=2) as conn:
+            conn.default_channel.client.ping()
+    except Exception:
+        logger.exception("healthz: broker check failed")
+        checks["broker"] = "unavailable"
+    healthy = all(v == "ok" for v in checks.values())
+    return JsonResponse({"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503)
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    user = request.user
+    mine = Engagement.objects.visible_to(user).filter(Q(commercial_lead=user) | Q(delivery_manager=user))
+    by_stage = mine.values("stage").annotate(n=Count("id"), value=Sum("value")).order_by()
+    recent = mine.select_related("account").order_by("-updated_at")[:8]
+    open_pipeline = mine.filter(stage__in=OPEN_STAGES).aggregate(v=Sum("value"), n=Count("id"))
+    return render(
+        request,
+        "tcp/home.html",
+        {
+            "by_stage": {row["stage"]: row for row in by_stage},
+            "recent": recent,
+            "open_pipeline": open_pipeline,
+            "notifications": user.notifications.unread()[:5],
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def organisation_settings(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_administrator:
+        raise Http404
+    organisation = OrganisationSettings.load()
+    form = OrganisationSettingsForm(request.POST or None, instance=organisation)
+    if request.method == "POST" and form.is_valid():
+        organisation_update(organisation=organisation, actor=request.user, data=form.cleaned_data)
+        messages.success(request, "Organisation settings saved.")
+        return redirect("organisation_settings")
+    if request.method == "POST":
+        # A failed save leaves the stored settings as they were.
+        organisation.refresh_from_db()
+    return render(
+        request,
+        "tcp/organisation_settings.html",
+        {"form": form, "organisation": organisation, "trail": audit_trail(organisation, limit=20)},
+    )
+
+
+@require_GET
+def notifications(request: HttpRequest) -> HttpResponse:
+    page = Paginator(request.user.notifications.all(), 25).get_page(request.GET.get("page"))
+    return render(request, "tcp/notifications.html", {"page": page})
+
+
+@require_POST
+def notifications_read(request: HttpRequest) -> HttpResponse:
+    request.user.notifications.unread().update(read_at=timezone.now())
+    messages.success(request, "All notifications marked as read.")
+    return redirect("notifications")
