@@ -31,19 +31,27 @@ class AccountForm(StyledFormMixin, forms.ModelForm):
         labels = {"external_id": "CRM id"}
 
 
+def _sort_choices(labels: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
+    """Both directions of each sortable column: `field` ascending, `-field` descending."""
+    choices = []
+    for field, (up, down) in labels.items():
+        choices += [(field, up), (f"-{field}", down)]
+    return choices
+
+
 class AccountFilterForm(StyledFormMixin, forms.Form):
     SORTS = {
-        "name": "Name",
-        "industry": "Industry",
-        "region": "Region",
-        "-open_pipeline": "Open pipeline (largest first)",
-        "-updated_at": "Recently changed",
+        "name": ("Name (A–Z)", "Name (Z–A)"),
+        "industry": ("Industry (A–Z)", "Industry (Z–A)"),
+        "region": ("Region (A–Z)", "Region (Z–A)"),
+        "open_pipeline": ("Open pipeline (smallest first)", "Open pipeline (largest first)"),
+        "updated_at": ("Least recently changed", "Recently changed"),
     }
     q = forms.CharField(label="Search", required=False, max_length=100)
     industry = forms.ChoiceField(choices=[("", "All industries"), *Industry.choices], required=False)
     region = forms.ChoiceField(choices=[("", "All regions"), *Region.choices], required=False)
     segment = forms.ChoiceField(choices=[("", "All segments"), *Segment.choices], required=False)
-    sort = forms.ChoiceField(choices=list(SORTS.items()), required=False)
+    sort = forms.ChoiceField(label="Sort by", choices=_sort_choices(SORTS), required=False)
 
 
 class ContactForm(StyledFormMixin, forms.ModelForm):
@@ -140,13 +148,12 @@ class StageChangeForm(StyledFormMixin, forms.Form):
 
 class EngagementFilterForm(StyledFormMixin, forms.Form):
     SORTS = {
-        "-opened_on": "Newest first",
-        "opened_on": "Oldest first",
-        "name": "Name",
-        "-value": "Value (largest first)",
-        "stage": "Stage",
+        "opened_on": ("Oldest first", "Newest first"),
+        "name": ("Name (A–Z)", "Name (Z–A)"),
+        "value": ("Value (smallest first)", "Value (largest first)"),
+        "stage": ("Stage (A–Z)", "Stage (Z–A)"),
     }
     q = forms.CharField(label="Search", required=False, max_length=100)
     stage = forms.ChoiceField(choices=[("", "All stages"), *Stage.choices], required=False)
     mine = forms.BooleanField(label="Only mine", required=False)
-    sort = forms.ChoiceField(choices=list(SORTS.items()), required=False)
+    sort = forms.ChoiceField(label="Sort by", choices=_sort_choices(SORTS), required=False)

@@ -286,8 +286,10 @@ def engagement_update(
     unknown = set(data) - set(ENGAGEMENT_FIELDS)
     if unknown:
         raise TypeError(f"unknown engagement fields: {sorted(unknown)}")
-    before = field_values(engagement, data.keys())
-    old_lead_id = engagement.commercial_lead_id
+    # The stored row, not the instance: a bound ModelForm has already written onto it.
+    stored = Engagement.objects.select_for_update().get(pk=engagement.pk)
+    before = field_values(stored, data.keys())
+    old_lead_id = stored.commercial_lead_id
     for name, value in data.items():
         setattr(engagement, name, value)
     engagement.full_clean(exclude=["product_lines"])
@@ -335,7 +337,7 @@ def account_create(*, actor: User | None, team: Mapping[str, User] | None = None
 
 @transaction.atomic
 def account_update(*, account: Account, actor: User | None, data: Mapping[str, Any]) -> Account:
-    before = field_values(account, data.keys())
+    before = field_values(Account.objects.select_for_update().get(pk=account.pk), data.keys())
     for name, value in data.items():
         setattr(account, name, value)
     account.full_clean()
@@ -382,7 +384,8 @@ def contact_save(
     contact = contact or Contact(account=account)
     if contact.account_id != account.pk:
         raise ValidationError("The contact belongs to another account.")
-    before = {} if creating else field_values(contact, data.keys())
+    stored = None if creating else Contact.objects.select_for_update().get(pk=contact.pk)
+    before = field_values(stored, data.keys()) if stored else {}
     for name, value in data.items():
         setattr(contact, name, value)
     contact.full_clean()

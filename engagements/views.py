@@ -50,15 +50,15 @@ def _redirect(request: HttpRequest, url: str) -> HttpResponse:
 def account_list(request: HttpRequest) -> HttpResponse:
     form = AccountFilterForm(request.GET or None)
     accounts = Account.objects.visible_to(request.user)
-    sort = "name"
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["q"]:
-            accounts = accounts.filter(Q(name__icontains=data["q"]) | Q(external_id=data["q"]))
-        for field in ("industry", "region", "segment"):
-            if data[field]:
-                accounts = accounts.filter(**{field: data[field]})
-        sort = data["sort"] or sort
+    # An invalid value in one filter drops that filter only: cleaned_data keeps the rest.
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    if data.get("q"):
+        accounts = accounts.filter(Q(name__icontains=data["q"]) | Q(external_id=data["q"]))
+    for field in ("industry", "region", "segment"):
+        if data.get(field):
+            accounts = accounts.filter(**{field: data[field]})
+    sort = data.get("sort") or "name"
     open_pipeline = (
         Engagement.objects.filter(account=OuterRef("pk"), stage__in=OPEN_STAGES)
         .values("account")
@@ -248,18 +248,17 @@ def team_remove(request: HttpRequest, uuid: Any, member_id: int) -> HttpResponse
 def engagement_list(request: HttpRequest) -> HttpResponse:
     form = EngagementFilterForm(request.GET or None)
     engagements = Engagement.objects.visible_to(request.user).select_related("account", "commercial_lead")
-    sort = "-opened_on"
-    if form.is_valid():
-        data = form.cleaned_data
-        if data["q"]:
-            engagements = engagements.filter(
-                Q(name__icontains=data["q"]) | Q(account__name__icontains=data["q"]) | Q(external_id=data["q"])
-            )
-        if data["stage"]:
-            engagements = engagements.filter(stage=data["stage"])
-        if data["mine"]:
-            engagements = engagements.filter(Q(commercial_lead=request.user) | Q(delivery_manager=request.user))
-        sort = data["sort"] or sort
+    form.is_valid()
+    data = getattr(form, "cleaned_data", {})
+    if data.get("q"):
+        engagements = engagements.filter(
+            Q(name__icontains=data["q"]) | Q(account__name__icontains=data["q"]) | Q(external_id=data["q"])
+        )
+    if data.get("stage"):
+        engagements = engagements.filter(stage=data["stage"])
+    if data.get("mine"):
+        engagements = engagements.filter(Q(commercial_lead=request.user) | Q(delivery_manager=request.user))
+    sort = data.get("sort") or "-opened_on"
     page = Paginator(engagements.order_by(sort, "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     template = "engagements/engagement_list.html"
     if request.htmx and not request.htmx.boosted:

@@ -72,7 +72,8 @@ def organisation_update(
     *, organisation: OrganisationSettings, actor: User, data: Mapping[str, Any]
 ) -> OrganisationSettings:
     """Apply validated values (from OrganisationSettingsForm) and record the change."""
-    before = field_values(organisation, data.keys())
+    stored = OrganisationSettings.objects.select_for_update().get(pk=organisation.pk)
+    before = field_values(stored, data.keys())
     for name, value in data.items():
         setattr(organisation, name, value)
     organisation.full_clean()

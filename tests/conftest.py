@@ -1,0 +1,81 @@
+"""Personas and shared fixtures.
+
+The personas around one account and its engagement:
+- owner: an account manager on the account's team;
+- outsider: an account manager on another account's team;
+- delivery_manager: delivers the engagement, is not on the account team;
+- leadership: sales leadership, sees everything;
+- administrator: runs the organisation settings and the back office.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from engagements.models import Account, Engagement
+from tcp.models import OrganisationSettings, Role, User
+from tests.factories import AccountFactory, EngagementFactory, TeamMemberFactory, UserFactory
+
+
+@pytest.fixture
+def organisation(db: None) -> OrganisationSettings:
+    return OrganisationSettings.load()
+
+
+@pytest.fixture
+def owner(db: None) -> User:
+    return UserFactory(username="owner", roles=[Role.ACCOUNT_MANAGER])
+
+
+@pytest.fixture
+def outsider(db: None) -> User:
+    user = UserFactory(username="outsider", roles=[Role.ACCOUNT_MANAGER])
+    TeamMemberFactory(user=user, account=AccountFactory(name="Someone else's account"))
+    return user
+
+
+@pytest.fixture
+def delivery_manager(db: None) -> User:
+    return UserFactory(username="delivery", roles=[Role.DELIVERY_MANAGER])
+
+
+@pytest.fixture
+def leadership(db: None) -> User:
+    return UserFactory(username="leader", roles=[Role.SALES_LEADERSHIP])
+
+
+@pytest.fixture
+def administrator(db: None) -> User:
+    return UserFactory(username="admin", roles=[Role.ADMINISTRATOR], is_staff=True)
+
+
+@pytest.fixture
+def account(owner: User) -> Account:
+    account = AccountFactory(name="Northvale Radiology Network")
+    TeamMemberFactory(account=account, user=owner, role="account_manager")
+    return account
+
+
+@pytest.fixture
+def engagement(account: Account, owner: User, delivery_manager: User) -> Engagement:
+    return EngagementFactory(
+        account=account, name="PACS migration", commercial_lead=owner, delivery_manager=delivery_manager
+    )
+
+
+def client_for(user: User | None) -> Client:
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def artifacts_dir(request: pytest.FixtureRequest) -> Path:
+    """A folder for what a test saves (screenshots), under test-results/<test name>/."""
+    root = Path(request.config.rootpath) / "test-results" / request.node.name
+    root.mkdir(parents=True, exist_ok=True)
+    return root
