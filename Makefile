@@ -53,12 +53,12 @@ run: install
 test: install browser
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy .
-	$(BIN)/python -m tcp.devstack exec -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m tcp.devstack exec -- sh -c '$(BIN)/mypy . && $(BIN)/python -m pytest $(PYTEST_ARGS)'
+
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/mypy .
+	$(BIN)/python -m tcp.devstack exec -- $(BIN)/mypy .
 
 format: install
 	$(BIN)/ruff check --fix .

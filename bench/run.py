@@ -439,6 +439,10 @@ def run_wrk(
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise BenchError(f"wrk failed (exit {result.returncode}): {result.stderr.strip()}")
+    # On SIGINT wrk stops early and still reports, exit 0: a short run is an interrupted one.
+    ran = re.search(r"requests in (\S+),", result.stdout)
+    if ran and to_ms(ran.group(1)) < 900 * seconds:
+        raise BenchError(f"wrk stopped after {ran.group(1)} of {seconds}s (interrupted?)")
     return parse_wrk(result.stdout)
 
 

@@ -18,6 +18,7 @@ from engagements.models import (
     Stage,
     StageChange,
 )
+from tcp.http import AuthedRequest
 
 
 class VisibleToUserAdmin(admin.ModelAdmin):
@@ -49,19 +50,27 @@ class AccountAdmin(VisibleToUserAdmin):
 
 
 def _stage_action(stage: Stage) -> Callable[..., None]:
-    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet[Engagement]) -> None:
+    def action(
+        modeladmin: admin.ModelAdmin, request: AuthedRequest, queryset: QuerySet[Engagement]
+    ) -> None:
         moved = 0
         for engagement in queryset:
             try:
-                services.engagement_advance(engagement=engagement, to_stage=stage, actor=request.user)
+                services.engagement_advance(
+                    engagement=engagement, to_stage=stage, actor=request.user
+                )
             except services.StageChangeRefused as refusal:
                 modeladmin.message_user(
-                    request, f"{engagement}: {' '.join(b.message for b in refusal.blockers)}", messages.ERROR
+                    request,
+                    f"{engagement}: {' '.join(b.message for b in refusal.blockers)}",
+                    messages.ERROR,
                 )
             else:
                 moved += 1
         if moved:
-            modeladmin.message_user(request, f"Moved {moved} engagement(s) to {stage.label.lower()}.")
+            modeladmin.message_user(
+                request, f"Moved {moved} engagement(s) to {stage.label.lower()}."
+            )
 
     action.__name__ = f"move_to_{stage.value}"
     return admin.action(description=f"Move selected to {stage.label.lower()}")(action)
@@ -94,7 +103,7 @@ class StageChangeAdmin(admin.ModelAdmin):
         return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StageChange]:
-        visible = Engagement.objects.visible_to(request.user)
+        visible = Engagement.objects.visible_to(request.user)  # type: ignore[arg-type]
         return super().get_queryset(request).filter(engagement__in=visible)
 
 

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from engagements.models import (
+    STAGE_DATE_FIELD,
     Account,
     AccountTeamMember,
     BuyerRole,
@@ -50,30 +51,101 @@ SCALES = {
     "large": Scale(staff=400, accounts=10_000, engagements=100_000),
 }
 
-FIRST = ["Alex", "Dana", "Morgan", "Priya", "Tomás", "Aisha", "Jonas", "Mei", "Oluwaseun", "Clara",
-         "Rafael", "Ingrid", "Kwame", "Sofia", "Hiroshi", "Leah", "Mateo", "Nadia", "Owen", "Yara",
-         "Felix", "Grace", "Ibrahim", "Julia", "Kieran", "Lucia", "Marcus", "Noor", "Pablo", "Rosa"]
-LAST = ["Carter", "Okafor", "Lindqvist", "Sharma", "Moreau", "Haddad", "Becker", "Tanaka", "Novak",
-        "Fitzgerald", "Costa", "Mensah", "Jensen", "Rossi", "Kowalski", "Nakamura", "Oduya", "Walsh",
-        "Santos", "Varga", "Ahmed", "Brennan", "Dubois", "Eriksen", "García", "Hughes", "Ivanova"]
+FIRST = [
+    "Alex",
+    "Dana",
+    "Morgan",
+    "Priya",
+    "Tomás",
+    "Aisha",
+    "Jonas",
+    "Mei",
+    "Oluwaseun",
+    "Clara",
+    "Rafael",
+    "Ingrid",
+    "Kwame",
+    "Sofia",
+    "Hiroshi",
+    "Leah",
+    "Mateo",
+    "Nadia",
+    "Owen",
+    "Yara",
+    "Felix",
+    "Grace",
+    "Ibrahim",
+    "Julia",
+    "Kieran",
+    "Lucia",
+    "Marcus",
+    "Noor",
+    "Pablo",
+    "Rosa",
+]
+LAST = [
+    "Carter",
+    "Okafor",
+    "Lindqvist",
+    "Sharma",
+    "Moreau",
+    "Haddad",
+    "Becker",
+    "Tanaka",
+    "Novak",
+    "Fitzgerald",
+    "Costa",
+    "Mensah",
+    "Jensen",
+    "Rossi",
+    "Kowalski",
+    "Nakamura",
+    "Oduya",
+    "Walsh",
+    "Santos",
+    "Varga",
+    "Ahmed",
+    "Brennan",
+    "Dubois",
+    "Eriksen",
+    "García",
+    "Hughes",
+    "Ivanova",
+]
 
 NAME_PARTS: dict[str, tuple[list[str], list[str]]] = {
-    Industry.HEALTHCARE: (["Northvale", "St Brigid's", "Riverside", "Meadowcross", "Harbourview", "Pinecrest"],
-                          ["Radiology Network", "Health Trust", "Clinics", "Diagnostics", "Care Group"]),
-    Industry.BANKING: (["Granite", "Lakeshore", "Albion", "Crescent", "Fairway", "Kestrel"],
-                       ["Lending", "Building Society", "Bank", "Credit Union", "Finance"]),
-    Industry.INSURANCE: (["Beacon", "Hearthstone", "Mariner", "Evergreen", "Sentinel", "Tamar"],
-                         ["Mutual", "Insurance", "Assurance", "Claims Services", "Underwriters"]),
-    Industry.MANUFACTURING: (["Ironbridge", "Vector", "Carlow", "Redline", "Ostara", "Hallam"],
-                             ["Components", "Precision", "Engineering", "Plastics", "Foundry"]),
-    Industry.RETAIL: (["Brightmarket", "Oakley & Finch", "Cornerstone", "Larkspur", "Mosaic"],
-                      ["Stores", "Retail Group", "Home", "Outfitters", "Grocers"]),
-    Industry.PUBLIC_SECTOR: (["Wessex", "Northmoor", "Lowland", "Eastmarch", "Kingsbury"],
-                             ["County Council", "Borough Council", "Transport Authority", "Water Board"]),
-    Industry.ENERGY: (["Solent", "Brightwater", "Highfield", "Caledon", "Tideway"],
-                      ["Energy", "Power", "Utilities", "Grid Services", "Renewables"]),
-    Industry.LOGISTICS: (["Swift", "Meridian", "Harbour", "Northline", "Atlas"],
-                         ["Freight", "Logistics", "Haulage", "Distribution", "Shipping"]),
+    Industry.HEALTHCARE: (
+        ["Northvale", "St Brigid's", "Riverside", "Meadowcross", "Harbourview", "Pinecrest"],
+        ["Radiology Network", "Health Trust", "Clinics", "Diagnostics", "Care Group"],
+    ),
+    Industry.BANKING: (
+        ["Granite", "Lakeshore", "Albion", "Crescent", "Fairway", "Kestrel"],
+        ["Lending", "Building Society", "Bank", "Credit Union", "Finance"],
+    ),
+    Industry.INSURANCE: (
+        ["Beacon", "Hearthstone", "Mariner", "Evergreen", "Sentinel", "Tamar"],
+        ["Mutual", "Insurance", "Assurance", "Claims Services", "Underwriters"],
+    ),
+    Industry.MANUFACTURING: (
+        ["Ironbridge", "Vector", "Carlow", "Redline", "Ostara", "Hallam"],
+        ["Components", "Precision", "Engineering", "Plastics", "Foundry"],
+    ),
+    Industry.RETAIL: (
+        ["Brightmarket", "Oakley & Finch", "Cornerstone", "Larkspur", "Mosaic"],
+        ["Stores", "Retail Group", "Home", "Outfitters", "Grocers"],
+    ),
+    Industry.PUBLIC_SECTOR: (
+        ["Wessex", "Northmoor", "Lowland", "Eastmarch", "Kingsbury"],
+        ["County Council", "Borough Council", "Transport Authority", "Water Board"],
+    ),
+    Industry.ENERGY: (
+        ["Solent", "Brightwater", "Highfield", "Caledon", "Tideway"],
+        ["Energy", "Power", "Utilities", "Grid Services", "Renewables"],
+    ),
+    Industry.LOGISTICS: (
+        ["Swift", "Meridian", "Harbour", "Northline", "Atlas"],
+        ["Freight", "Logistics", "Haulage", "Distribution", "Shipping"],
+    ),
 }
 
 PRODUCT_LINES = {
@@ -84,10 +156,27 @@ PRODUCT_LINES = {
     "Application services": ["Custom development", "Integration hub", "Legacy modernisation"],
 }
 
-WORK = ["PACS migration", "Core banking integration", "Claims platform rebuild", "Identity consolidation",
-        "Data platform", "Service desk renewal", "Network refresh", "Cloud landing zone", "ERP upgrade",
-        "Security operations centre", "Customer portal", "Disaster recovery", "Analytics rollout",
-        "Device fleet renewal", "API gateway", "Zero-downtime upgrade", "Regulatory reporting"]
+WORK = [
+    "PACS migration",
+    "Core banking integration",
+    "Claims platform rebuild",
+    "Identity consolidation",
+    "Data platform",
+    "Service desk renewal",
+    "Network refresh",
+    "Cloud landing zone",
+    "ERP upgrade",
+    "Security operations centre",
+    "Customer portal",
+    "Disaster recovery",
+    "Analytics rollout",
+    "Device fleet renewal",
+    "API gateway",
+    "Zero-downtime upgrade",
+    "Regulatory reporting",
+]
+
+PHASES = ["phase 1", "phase 2", "pilot", "rollout", "renewal", ""]
 
 # The named demo logins, then generated staff to fill each role.
 PERSONAS = [
@@ -96,9 +185,15 @@ PERSONAS = [
     ("am.alex", "Alex", "Carter", [Role.ACCOUNT_MANAGER], "Account manager"),
     ("dm.dana", "Dana", "Okafor", [Role.DELIVERY_MANAGER], "Delivery manager"),
     ("tm.tariq", "Tariq", "Haddad", [Role.TECHNOLOGY_MANAGER], "Technology manager"),
-    ("hm.harper", "Harper", "Walsh", [Role.HIRING_MANAGER, Role.SALES_LEADERSHIP], "Head of sales hiring"),
+    (
+        "hm.harper",
+        "Harper",
+        "Walsh",
+        [Role.HIRING_MANAGER, Role.SALES_LEADERSHIP],
+        "Head of sales hiring",
+    ),
 ]
-ROLE_MIX = [  # share of generated staff per role
+ROLE_MIX: list[tuple[str, float]] = [  # share of generated staff per role
     (Role.ACCOUNT_MANAGER, 0.35),
     (Role.TECHNOLOGY_MANAGER, 0.2),
     (Role.PARTNER_MANAGER, 0.1),
@@ -123,26 +218,45 @@ class DemoBuilder:
     def build_staff(self) -> dict[str, list[User]]:
         users: list[User] = []
         for username, first, last, roles, title in PERSONAS:
-            users.append(User(username=username, first_name=first, last_name=last, roles=list(roles),
-                              job_title=title, email=f"{username}@example.com", password=self.password,
-                              is_staff=Role.ADMINISTRATOR in roles, is_superuser=Role.ADMINISTRATOR in roles))
+            users.append(
+                User(
+                    username=username,
+                    first_name=first,
+                    last_name=last,
+                    roles=list(roles),
+                    job_title=title,
+                    email=f"{username}@example.com",
+                    password=self.password,
+                    is_staff=Role.ADMINISTRATOR in roles,
+                    is_superuser=Role.ADMINISTRATOR in roles,
+                )
+            )
         needed = self.scale.staff - len(users)
         roles_cycle: list[str] = []
-        for role, share in ROLE_MIX:
-            roles_cycle += [role] * max(1, round(needed * share))
+        for mix_role, share in ROLE_MIX:
+            roles_cycle += [mix_role] * max(1, round(needed * share))
         roles_cycle = roles_cycle[:needed]
         for i, role in enumerate(roles_cycle):
             first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
             username = f"{first.lower()}.{last.lower()}.{i}".encode("ascii", "ignore").decode()
-            users.append(User(username=username, first_name=first, last_name=last, roles=[role],
-                              job_title=Role(role).label, email=f"{username}@example.com", password=self.password))
+            users.append(
+                User(
+                    username=username,
+                    first_name=first,
+                    last_name=last,
+                    roles=[role],
+                    job_title=Role(role).label,
+                    email=f"{username}@example.com",
+                    password=self.password,
+                )
+            )
         User.objects.bulk_create(users, batch_size=1000)
         leader = User.objects.get(username="leader")
         User.objects.exclude(pk=leader.pk).exclude(username="admin").update(manager=leader)
         by_role: dict[str, list[User]] = {role.value: [] for role in Role}
         for user in User.objects.order_by("pk"):
-            for role in user.roles:
-                by_role[role].append(user)
+            for held in user.roles:
+                by_role[held].append(user)
         return by_role
 
     # -- accounts ------------------------------------------------------------------------
@@ -152,43 +266,79 @@ class DemoBuilder:
         accounts = []
         seen: set[str] = set()
         for i in range(self.scale.accounts):
-            industry = industries[i % len(industries)] if i < len(industries) else self.rng.choice(industries)
+            industry = (
+                industries[i % len(industries)]
+                if i < len(industries)
+                else self.rng.choice(industries)
+            )
             prefixes, suffixes = NAME_PARTS[industry]
             name = f"{self.rng.choice(prefixes)} {self.rng.choice(suffixes)}"
             if name in seen:
                 name = f"{name} {i}"
             seen.add(name)
-            accounts.append(Account(
-                external_id=f"CRM-A{i:06d}", name=name, industry=industry, region=self.rng.choice(regions),
-                segment=Segment.ESTABLISHED if self.rng.random() < 0.55 else Segment.WHITE_SPACE,
-                created_at=timezone.make_aware(dt.datetime.combine(HISTORY_START, dt.time(9))),
-            ))
+            accounts.append(
+                Account(
+                    external_id=f"CRM-A{i:06d}",
+                    name=name,
+                    industry=industry,
+                    region=self.rng.choice(regions),
+                    segment=Segment.ESTABLISHED
+                    if self.rng.random() < 0.55
+                    else Segment.WHITE_SPACE,
+                    created_at=timezone.make_aware(dt.datetime.combine(HISTORY_START, dt.time(9))),
+                )
+            )
         accounts = Account.objects.bulk_create(accounts, batch_size=2000)
         alex = User.objects.get(username="am.alex")
         tariq = User.objects.get(username="tm.tariq")
         dana = User.objects.get(username="dm.dana")
         seats, contacts = [], []
         for i, account in enumerate(accounts):
+            crm_id = account.external_id or str(account.pk)
             # The named personas hold seats on a handful of accounts each.
             am = alex if i % 12 == 0 else self.rng.choice(staff[Role.ACCOUNT_MANAGER])
             tm = tariq if i % 10 == 0 else self.rng.choice(staff[Role.TECHNOLOGY_MANAGER])
             dm = dana if i % 9 == 0 else self.rng.choice(staff[Role.DELIVERY_MANAGER])
-            seats += [AccountTeamMember(account=account, user=am, role=TeamRole.ACCOUNT_MANAGER, since=HISTORY_START),
-                      AccountTeamMember(account=account, user=tm, role=TeamRole.TECHNOLOGY_MANAGER, since=HISTORY_START),
-                      AccountTeamMember(account=account, user=dm, role=TeamRole.DELIVERY_MANAGER, since=HISTORY_START)]
+            seats += [
+                AccountTeamMember(
+                    account=account, user=am, role=TeamRole.ACCOUNT_MANAGER, since=HISTORY_START
+                ),
+                AccountTeamMember(
+                    account=account, user=tm, role=TeamRole.TECHNOLOGY_MANAGER, since=HISTORY_START
+                ),
+                AccountTeamMember(
+                    account=account, user=dm, role=TeamRole.DELIVERY_MANAGER, since=HISTORY_START
+                ),
+            ]
             if self.rng.random() < 0.3:
-                seats.append(AccountTeamMember(account=account, user=self.rng.choice(staff[Role.PARTNER_MANAGER]),
-                                               role=TeamRole.PARTNER_MANAGER, since=HISTORY_START))
+                seats.append(
+                    AccountTeamMember(
+                        account=account,
+                        user=self.rng.choice(staff[Role.PARTNER_MANAGER]),
+                        role=TeamRole.PARTNER_MANAGER,
+                        since=HISTORY_START,
+                    )
+                )
             for j, buyer in enumerate(list(BuyerRole)[: self.rng.randint(2, 4)]):
                 first, last = self.rng.choice(FIRST), self.rng.choice(LAST)
-                contacts.append(Contact(account=account, name=f"{first} {last}", buyer_role=buyer,
-                                        job_title={"economic": "Chief Financial Officer", "technical": "Head of IT",
-                                                   "user": "Operations Manager", "coach": "Programme Lead"}[buyer],
-                                        email=f"{first.lower()}.{last.lower()}{j}@{account.external_id.lower()}.example",
-                                        external_id=f"CRM-C{account.external_id[5:]}-{j}"))
+                contacts.append(
+                    Contact(
+                        account=account,
+                        name=f"{first} {last}",
+                        buyer_role=buyer,
+                        job_title={
+                            "economic": "Chief Financial Officer",
+                            "technical": "Head of IT",
+                            "user": "Operations Manager",
+                            "coach": "Programme Lead",
+                        }[buyer],
+                        email=f"{first.lower()}.{last.lower()}{j}@{crm_id.lower()}.example",
+                        external_id=f"CRM-C{crm_id[5:]}-{j}",
+                    )
+                )
         AccountTeamMember.objects.bulk_create(seats, batch_size=5000)
         Contact.objects.bulk_create(contacts, batch_size=5000)
-        self.account_seats = {}
+        self.account_seats: dict[int, dict[str, User]] = {}
         for seat in seats:
             self.account_seats.setdefault(seat.account_id, {})[seat.role] = seat.user
         return accounts
@@ -197,7 +347,7 @@ class DemoBuilder:
     def _lifecycle(self, e: Engagement) -> list[tuple[str, dt.date]]:
         """Walk an engagement through its stages from its opening date; returns the path."""
         rng, today = self.rng, self.today
-        path = [(Stage.DISCOVERY, e.opened_on)]
+        path: list[tuple[str, dt.date]] = [(Stage.DISCOVERY, e.opened_on)]
         pre = e.opened_on < ADOPTION
         proposal = e.opened_on + dt.timedelta(days=rng.randint(14, 80))
         if rng.random() < 0.08:
@@ -246,10 +396,12 @@ class DemoBuilder:
             seats = self.account_seats[account.pk]
             value = Decimal(rng.randrange(40_000, 1_800_000, 500))
             e = Engagement(
-                external_id=f"CRM-E{i:07d}", account=account,
-                name=f"{rng.choice(WORK)} {rng.choice(['phase 1', 'phase 2', 'pilot', 'rollout', 'renewal', ''])}".strip(),
+                external_id=f"CRM-E{i:07d}",
+                account=account,
+                name=f"{rng.choice(WORK)} {rng.choice(PHASES)}".strip(),
                 commercial_lead=seats.get(TeamRole.ACCOUNT_MANAGER) or rng.choice(adopters),
-                value=value, contracted_effort_days=(value / Decimal(1150)).quantize(Decimal("0.1")),
+                value=value,
+                contracted_effort_days=(value / Decimal(1150)).quantize(Decimal("0.1")),
                 partner_led=TeamRole.PARTNER_MANAGER in seats and rng.random() < 0.6,
                 opened_on=_day(rng, HISTORY_START, span_end),
             )
@@ -257,14 +409,18 @@ class DemoBuilder:
             stage, stage_on = path[-1]
             e.stage = stage
             for s, on in path:
-                field = {Stage.PROPOSAL: "proposal_on", Stage.CONTRACTED: "contract_signed_on",
-                         Stage.COMPLETED: "completed_on", Stage.LOST: "lost_on", Stage.CANCELLED: "cancelled_on"}.get(s)
+                field = STAGE_DATE_FIELD.get(s)
                 if field:
                     setattr(e, field, on)
-            if stage in (Stage.CONTRACTED, Stage.DELIVERY, Stage.COMPLETED, Stage.CANCELLED) and e.contracted_start:
+            if (
+                stage in (Stage.CONTRACTED, Stage.DELIVERY, Stage.COMPLETED, Stage.CANCELLED)
+                and e.contracted_start
+            ):
                 e.delivery_manager = seats.get(TeamRole.DELIVERY_MANAGER)
             else:
-                e.contracted_effort_days = None if stage in (Stage.DISCOVERY,) else e.contracted_effort_days
+                e.contracted_effort_days = (
+                    None if stage in (Stage.DISCOVERY,) else e.contracted_effort_days
+                )
             if e.proposal_on and rng.random() < 0.25:
                 e.poc = rng.choice([PocOutcome.SUCCESSFUL] * 3 + [PocOutcome.FAILED])
                 e.poc_concluded_on = e.proposal_on - dt.timedelta(days=rng.randint(1, 10))
@@ -278,16 +434,28 @@ class DemoBuilder:
         engagements = Engagement.objects.bulk_create(engagements, batch_size=5000)
         Through = Engagement.product_lines.through
         Through.objects.bulk_create(
-            [Through(engagement_id=e.pk, productline_id=line.pk) for e, picks in zip(engagements, line_picks, strict=True) for line in picks],
+            [
+                Through(engagement_id=e.pk, productline_id=line.pk)
+                for e, picks in zip(engagements, line_picks, strict=True)
+                for line in picks
+            ],
             batch_size=10_000,
         )
         changes = []
         for e, path in zip(engagements, paths, strict=True):
             previous = ""
             for stage, on in path:
-                changes.append(StageChange(engagement_id=e.pk, from_stage=previous, to_stage=stage, on=on,
-                                           at=timezone.make_aware(dt.datetime.combine(on, dt.time(10))),
-                                           by_id=e.commercial_lead_id, note="Imported history"))
+                changes.append(
+                    StageChange(
+                        engagement_id=e.pk,
+                        from_stage=previous,
+                        to_stage=stage,
+                        on=on,
+                        at=timezone.make_aware(dt.datetime.combine(on, dt.time(10))),
+                        by_id=e.commercial_lead_id,
+                        note="Imported history",
+                    )
+                )
                 previous = stage
         StageChange.objects.bulk_create(changes, batch_size=10_000)
         return len(engagements)
@@ -295,8 +463,13 @@ class DemoBuilder:
     @transaction.atomic
     def build(self) -> dict[str, int]:
         OrganisationSettings.objects.update_or_create(
-            pk=1, defaults={"name": "Meridian Technology Services", "currency": "GBP",
-                            "tcp_adoption_date": ADOPTION, "maturity_level": MaturityLevel.VALUE_LED},
+            pk=1,
+            defaults={
+                "name": "Meridian Technology Services",
+                "currency": "GBP",
+                "tcp_adoption_date": ADOPTION,
+                "maturity_level": MaturityLevel.VALUE_LED,
+            },
         )
         staff = self.build_staff()
         accounts = self.build_accounts(staff)

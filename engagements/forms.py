@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -20,7 +20,8 @@ from engagements.models import (
 from tcp.forms import StyledFormMixin
 from tcp.models import COMMERCIAL_ROLES, Role, User
 
-DATE = forms.DateInput(attrs={"type": "date"})
+# Browsers exchange ISO dates with <input type="date">, whatever the display locale.
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
 class AccountForm(StyledFormMixin, forms.ModelForm):
@@ -48,7 +49,9 @@ class AccountFilterForm(StyledFormMixin, forms.Form):
         "updated_at": ("Least recently changed", "Recently changed"),
     }
     q = forms.CharField(label="Search", required=False, max_length=100)
-    industry = forms.ChoiceField(choices=[("", "All industries"), *Industry.choices], required=False)
+    industry = forms.ChoiceField(
+        choices=[("", "All industries"), *Industry.choices], required=False
+    )
     region = forms.ChoiceField(choices=[("", "All regions"), *Region.choices], required=False)
     segment = forms.ChoiceField(choices=[("", "All segments"), *Segment.choices], required=False)
     sort = forms.ChoiceField(label="Sort by", choices=_sort_choices(SORTS), required=False)
@@ -68,9 +71,8 @@ class TeamMemberForm(StyledFormMixin, forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["user"].queryset = User.objects.filter(is_active=True).filter(
-            roles__overlap=[r.value for r in TeamRole]
-        )
+        people = User.objects.filter(is_active=True, roles__overlap=[r.value for r in TeamRole])
+        cast(forms.ModelChoiceField, self.fields["user"]).queryset = people
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -118,12 +120,11 @@ class EngagementForm(StyledFormMixin, forms.ModelForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["commercial_lead"].queryset = User.objects.filter(
-            is_active=True, roles__overlap=sorted(COMMERCIAL_ROLES)
-        )
-        self.fields["delivery_manager"].queryset = User.objects.filter(is_active=True).with_role(
-            Role.DELIVERY_MANAGER
-        )
+        active = User.objects.filter(is_active=True)
+        leads = active.filter(roles__overlap=sorted(COMMERCIAL_ROLES))
+        cast(forms.ModelChoiceField, self.fields["commercial_lead"]).queryset = leads
+        deliverers = active.filter(roles__contains=[Role.DELIVERY_MANAGER])
+        cast(forms.ModelChoiceField, self.fields["delivery_manager"]).queryset = deliverers
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -142,7 +143,8 @@ class StageChangeForm(StyledFormMixin, forms.Form):
 
     def __init__(self, *args: Any, engagement: Engagement, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["to_stage"].choices = [(s, Stage(s).label) for s in engagement.next_stages()]
+        stages = [(s, Stage(s).label) for s in engagement.next_stages()]
+        cast(forms.ChoiceField, self.fields["to_stage"]).choices = stages
         self.fields["on"].initial = timezone.localdate()
 
 

@@ -392,10 +392,7 @@ class Engagement(TimestampedModel):
     def stage_progress(self) -> list[tuple[str, str, str]]:
         """(value, label, state) for the main path, state in done / current / todo."""
         path = [Stage.DISCOVERY, Stage.PROPOSAL, Stage.CONTRACTED, Stage.DELIVERY, Stage.COMPLETED]
-        if self.stage in path:
-            current = path.index(Stage(self.stage))
-        else:
-            current = -1
+        current = path.index(Stage(self.stage)) if self.stage in path else -1
         steps = []
         for i, stage in enumerate(path):
             state = "done" if i < current else "current" if i == current else "todo"

@@ -90,7 +90,10 @@ def engagement_stage_blockers(
     blockers = _field_blockers(engagement, to_stage)
     if on < engagement.opened_on:
         blockers.append(
-            Blocker(f"The date {on:%d %b %Y} is before the engagement opened ({engagement.opened_on:%d %b %Y}).")
+            Blocker(
+                f"The date {on:%d %b %Y} is before the engagement opened "
+                f"({engagement.opened_on:%d %b %Y})."
+            )
         )
     if on > timezone.localdate():
         blockers.append(Blocker(f"The date {on:%d %b %Y} is in the future."))
@@ -203,10 +206,7 @@ ENGAGEMENT_FIELDS = (
 def _check_path(engagement: Engagement, organisation: OrganisationSettings) -> list[Blocker]:
     """A record created straight into a later stage must satisfy every stage it skipped."""
     target = engagement.stage
-    if target in MAIN_PATH:
-        passed = MAIN_PATH[1 : MAIN_PATH.index(Stage(target)) + 1]
-    else:
-        passed = []
+    passed = MAIN_PATH[1 : MAIN_PATH.index(Stage(target)) + 1] if target in MAIN_PATH else []
     blockers: list[Blocker] = []
     for stage in passed:
         date_field = STAGE_DATE_FIELD.get(stage)
@@ -219,7 +219,9 @@ def _check_path(engagement: Engagement, organisation: OrganisationSettings) -> l
                 blockers.append(blocker)
     date_field = STAGE_DATE_FIELD.get(target)
     if date_field and getattr(engagement, date_field) is None:
-        blockers.append(Blocker(f"Give the date the engagement became {Stage(target).label.lower()}."))
+        blockers.append(
+            Blocker(f"Give the date the engagement became {Stage(target).label.lower()}.")
+        )
     return blockers
 
 
@@ -295,7 +297,9 @@ def engagement_update(
     engagement.full_clean(exclude=["product_lines"])
     blockers: list[Blocker] = []
     if engagement.commercial_lead_id != old_lead_id:
-        blockers += engagement_lead_blockers(lead=engagement.commercial_lead, on=timezone.localdate())
+        blockers += engagement_lead_blockers(
+            lead=engagement.commercial_lead, on=timezone.localdate()
+        )
     if engagement.stage in (Stage.CONTRACTED, Stage.DELIVERY, Stage.COMPLETED):
         blockers += _field_blockers(engagement, engagement.stage)
     if blockers:
@@ -317,7 +321,9 @@ ACCOUNT_FIELDS = ("name", "industry", "region", "segment", "website", "notes", "
 
 
 @transaction.atomic
-def account_create(*, actor: User | None, team: Mapping[str, User] | None = None, **data: Any) -> Account:
+def account_create(
+    *, actor: User | None, team: Mapping[str, User] | None = None, **data: Any
+) -> Account:
     """Create an account; `team` maps a seat (TeamRole) to the person who takes it.
 
     An account manager who creates an account takes its account-manager seat, so they can
@@ -331,7 +337,12 @@ def account_create(*, actor: User | None, team: Mapping[str, User] | None = None
         seats["account_manager"] = actor
     for role, user in seats.items():
         AccountTeamMember.objects.create(account=account, user=user, role=role)
-    audit_record(actor=actor, action="account.create", obj=account, changes=field_values(account, ACCOUNT_FIELDS))
+    audit_record(
+        actor=actor,
+        action="account.create",
+        obj=account,
+        changes=field_values(account, ACCOUNT_FIELDS),
+    )
     return account
 
 
@@ -349,7 +360,9 @@ def account_update(*, account: Account, actor: User | None, data: Mapping[str, A
 
 
 @transaction.atomic
-def team_member_add(*, account: Account, user: User, role: str, actor: User | None) -> AccountTeamMember:
+def team_member_add(
+    *, account: Account, user: User, role: str, actor: User | None
+) -> AccountTeamMember:
     """Seat a person on the account team. A seat they already hold is refused."""
     if AccountTeamMember.objects.filter(account=account, user=user, role=role).exists():
         raise ValidationError({"user": f"{user} already holds this seat on the team."})
@@ -392,7 +405,10 @@ def contact_save(
     contact.save()
     changes = changed_fields(before, field_values(contact, data.keys()))
     audit_record(
-        actor=actor, action="contact.create" if creating else "contact.update", obj=contact, changes=changes
+        actor=actor,
+        action="contact.create" if creating else "contact.update",
+        obj=contact,
+        changes=changes,
     )
     return contact
 

@@ -14,19 +14,25 @@ def engagement_stage_notify(stage_change_id: int) -> int:
     Returns how many people it concerns.
     """
     change = (
-        StageChange.objects.select_related("engagement__account", "engagement__commercial_lead", "by")
+        StageChange.objects.select_related(
+            "engagement__account", "engagement__commercial_lead", "by"
+        )
         .filter(pk=stage_change_id)
         .first()
     )
     if change is None:
         return 0
     engagement = change.engagement
-    team = [m.user for m in AccountTeamMember.objects.filter(account=engagement.account).select_related("user")]
+    team = [
+        m.user
+        for m in AccountTeamMember.objects.filter(account=engagement.account).select_related("user")
+    ]
     recipients = [u for u in [*team, engagement.commercial_lead] if u.is_active and u != change.by]
     who = str(change.by) if change.by else "The CRM"
+    stage = change.get_to_stage_display().lower()
     notification_send(
         recipients=recipients,
-        message=f"{who} moved “{engagement}” ({engagement.account}) to {change.get_to_stage_display().lower()}.",
+        message=f"{who} moved “{engagement}” ({engagement.account}) to {stage}.",
         link=engagement.get_absolute_url(),
         dedupe_key=f"stage-change:{change.pk}",
     )

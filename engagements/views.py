@@ -8,7 +8,7 @@ from django.core.paginator import Paginator
 from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.forms import BaseForm
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect
@@ -24,6 +24,7 @@ from engagements.forms import (
     TeamMemberForm,
 )
 from engagements.models import OPEN_STAGES, Account, AccountTeamMember, Contact, Engagement
+from tcp.http import AuthedRequest
 from tcp.models import OrganisationSettings
 from tcp.services import audit_trail
 
@@ -39,7 +40,7 @@ def _apply_errors(form: BaseForm, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
-def _redirect(request: HttpRequest, url: str) -> HttpResponse:
+def _redirect(request: AuthedRequest, url: str) -> HttpResponse:
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
@@ -47,7 +48,7 @@ def _redirect(request: HttpRequest, url: str) -> HttpResponse:
 
 
 @require_GET
-def account_list(request: HttpRequest) -> HttpResponse:
+def account_list(request: AuthedRequest) -> HttpResponse:
     form = AccountFilterForm(request.GET or None)
     accounts = Account.objects.visible_to(request.user)
     # An invalid value in one filter drops that filter only: cleaned_data keeps the rest.
@@ -67,7 +68,9 @@ def account_list(request: HttpRequest) -> HttpResponse:
     )
     money = DecimalField(max_digits=16, decimal_places=2)
     accounts = accounts.annotate(
-        open_pipeline=Coalesce(Subquery(open_pipeline, output_field=money), Value(0, output_field=money))
+        open_pipeline=Coalesce(
+            Subquery(open_pipeline, output_field=money), Value(0, output_field=money)
+        )
     ).order_by(sort, "id")
     page = Paginator(accounts, PAGE_SIZE).get_page(request.GET.get("page"))
     template = "engagements/account_list.html"
@@ -76,11 +79,11 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"form": form, "page": page, "sort": sort})
 
 
-def _visible_account(request: HttpRequest, uuid: Any) -> Account:
+def _visible_account(request: AuthedRequest, uuid: Any) -> Account:
     return get_object_or_404(Account.objects.visible_to(request.user), uuid=uuid)
 
 
-def _editable_account(request: HttpRequest, uuid: Any) -> Account:
+def _editable_account(request: AuthedRequest, uuid: Any) -> Account:
     account = _visible_account(request, uuid)
     if not Account.objects.editable_by(request.user).filter(pk=account.pk).exists():
         raise Http404
@@ -88,7 +91,7 @@ def _editable_account(request: HttpRequest, uuid: Any) -> Account:
 
 
 @require_GET
-def account_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
+def account_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
     account = _visible_account(request, uuid)
     can_edit = Account.objects.editable_by(request.user).filter(pk=account.pk).exists()
     engagements = (
@@ -116,7 +119,7 @@ def account_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def account_create(request: HttpRequest) -> HttpResponse:
+def account_create(request: AuthedRequest) -> HttpResponse:
     if not (request.user.sees_everything or request.user.is_commercial):
         raise Http404
     form = AccountForm(request.POST or None)
@@ -132,7 +135,7 @@ def account_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def account_edit(request: HttpRequest, uuid: Any) -> HttpResponse:
+def account_edit(request: AuthedRequest, uuid: Any) -> HttpResponse:
     account = _editable_account(request, uuid)
     form = AccountForm(request.POST or None, instance=account)
     if request.method == "POST" and form.is_valid():
@@ -149,7 +152,7 @@ def account_edit(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 
 @require_POST
-def contact_add(request: HttpRequest, uuid: Any) -> HttpResponse:
+def contact_add(request: AuthedRequest, uuid: Any) -> HttpResponse:
     account = _editable_account(request, uuid)
     form = ContactForm(request.POST, prefix="contact")
     if form.is_valid():
@@ -163,34 +166,49 @@ def contact_add(request: HttpRequest, uuid: Any) -> HttpResponse:
                 return render(
                     request,
                     "engagements/account_detail.html#contacts",
-                    {"account": account, "can_edit": True, "contacts": account.contacts.all(),
-                     "contact_form": ContactForm(prefix="contact")},
+                    {
+                        "account": account,
+                        "can_edit": True,
+                        "contacts": account.contacts.all(),
+                        "contact_form": ContactForm(prefix="contact"),
+                    },
                 )
             return redirect(account)
-    context = {"account": account, "can_edit": True, "contacts": account.contacts.all(), "contact_form": form}
+    context = {
+        "account": account,
+        "can_edit": True,
+        "contacts": account.contacts.all(),
+        "contact_form": form,
+    }
     if request.htmx:
         return render(request, "engagements/account_detail.html#contacts", context)
     return render(request, "engagements/contact_form.html", {"form": form, "account": account})
 
 
 @require_http_methods(["GET", "POST"])
-def contact_edit(request: HttpRequest, uuid: Any, contact_uuid: Any) -> HttpResponse:
+def contact_edit(request: AuthedRequest, uuid: Any, contact_uuid: Any) -> HttpResponse:
     account = _editable_account(request, uuid)
     contact = get_object_or_404(Contact, account=account, uuid=contact_uuid)
     form = ContactForm(request.POST or None, instance=contact)
     if request.method == "POST" and form.is_valid():
         try:
-            services.contact_save(account=account, contact=contact, actor=request.user, data=form.cleaned_data)
+            services.contact_save(
+                account=account, contact=contact, actor=request.user, data=form.cleaned_data
+            )
         except ValidationError as error:
             _apply_errors(form, error)
         else:
             messages.success(request, "Contact saved.")
             return redirect(account)
-    return render(request, "engagements/contact_form.html", {"form": form, "account": account, "contact": contact})
+    return render(
+        request,
+        "engagements/contact_form.html",
+        {"form": form, "account": account, "contact": contact},
+    )
 
 
 @require_http_methods(["GET", "POST"])
-def contact_delete(request: HttpRequest, uuid: Any, contact_uuid: Any) -> HttpResponse:
+def contact_delete(request: AuthedRequest, uuid: Any, contact_uuid: Any) -> HttpResponse:
     account = _editable_account(request, uuid)
     contact = get_object_or_404(Contact, account=account, uuid=contact_uuid)
     if request.method == "POST":
@@ -205,20 +223,28 @@ def contact_delete(request: HttpRequest, uuid: Any, contact_uuid: Any) -> HttpRe
 
 
 @require_POST
-def team_add(request: HttpRequest, uuid: Any) -> HttpResponse:
+def team_add(request: AuthedRequest, uuid: Any) -> HttpResponse:
     account = _editable_account(request, uuid)
     form = TeamMemberForm(request.POST, prefix="team")
     if form.is_valid():
         try:
             services.team_member_add(
-                account=account, user=form.cleaned_data["user"], role=form.cleaned_data["role"], actor=request.user
+                account=account,
+                user=form.cleaned_data["user"],
+                role=form.cleaned_data["role"],
+                actor=request.user,
             )
         except ValidationError as error:
             _apply_errors(form, error)
         else:
             messages.success(request, f"{form.cleaned_data['user']} joined the account team.")
             form = TeamMemberForm(prefix="team")
-    context = {"account": account, "can_edit": True, "team": account.team.select_related("user"), "team_form": form}
+    context = {
+        "account": account,
+        "can_edit": True,
+        "team": account.team.select_related("user"),
+        "team_form": form,
+    }
     if request.htmx:
         return render(request, "engagements/account_detail.html#team", context)
     if form.errors:
@@ -227,9 +253,11 @@ def team_add(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def team_remove(request: HttpRequest, uuid: Any, member_id: int) -> HttpResponse:
+def team_remove(request: AuthedRequest, uuid: Any, member_id: int) -> HttpResponse:
     account = _editable_account(request, uuid)
-    member = get_object_or_404(AccountTeamMember.objects.select_related("user"), account=account, pk=member_id)
+    member = get_object_or_404(
+        AccountTeamMember.objects.select_related("user"), account=account, pk=member_id
+    )
     if request.method == "POST":
         services.team_member_remove(member=member, actor=request.user)
         messages.success(request, f"{member.user} left the account team.")
@@ -245,19 +273,25 @@ def team_remove(request: HttpRequest, uuid: Any, member_id: int) -> HttpResponse
 
 
 @require_GET
-def engagement_list(request: HttpRequest) -> HttpResponse:
+def engagement_list(request: AuthedRequest) -> HttpResponse:
     form = EngagementFilterForm(request.GET or None)
-    engagements = Engagement.objects.visible_to(request.user).select_related("account", "commercial_lead")
+    engagements = Engagement.objects.visible_to(request.user).select_related(
+        "account", "commercial_lead"
+    )
     form.is_valid()
     data = getattr(form, "cleaned_data", {})
     if data.get("q"):
         engagements = engagements.filter(
-            Q(name__icontains=data["q"]) | Q(account__name__icontains=data["q"]) | Q(external_id=data["q"])
+            Q(name__icontains=data["q"])
+            | Q(account__name__icontains=data["q"])
+            | Q(external_id=data["q"])
         )
     if data.get("stage"):
         engagements = engagements.filter(stage=data["stage"])
     if data.get("mine"):
-        engagements = engagements.filter(Q(commercial_lead=request.user) | Q(delivery_manager=request.user))
+        engagements = engagements.filter(
+            Q(commercial_lead=request.user) | Q(delivery_manager=request.user)
+        )
     sort = data.get("sort") or "-opened_on"
     page = Paginator(engagements.order_by(sort, "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     template = "engagements/engagement_list.html"
@@ -266,7 +300,7 @@ def engagement_list(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"form": form, "page": page, "sort": sort})
 
 
-def _visible_engagement(request: HttpRequest, uuid: Any) -> Engagement:
+def _visible_engagement(request: AuthedRequest, uuid: Any) -> Engagement:
     return get_object_or_404(
         Engagement.objects.visible_to(request.user).select_related(
             "account", "commercial_lead", "delivery_manager", "stage_changed_by"
@@ -275,14 +309,16 @@ def _visible_engagement(request: HttpRequest, uuid: Any) -> Engagement:
     )
 
 
-def _editable_engagement(request: HttpRequest, uuid: Any) -> Engagement:
+def _editable_engagement(request: AuthedRequest, uuid: Any) -> Engagement:
     engagement = _visible_engagement(request, uuid)
     if not Engagement.objects.editable_by(request.user).filter(pk=engagement.pk).exists():
         raise Http404
     return engagement
 
 
-def _engagement_context(request: HttpRequest, engagement: Engagement, **extra: Any) -> dict[str, Any]:
+def _engagement_context(
+    request: AuthedRequest, engagement: Engagement, **extra: Any
+) -> dict[str, Any]:
     can_edit = Engagement.objects.editable_by(request.user).filter(pk=engagement.pk).exists()
     organisation = OrganisationSettings.load()
     return {
@@ -299,13 +335,15 @@ def _engagement_context(request: HttpRequest, engagement: Engagement, **extra: A
 
 
 @require_GET
-def engagement_detail(request: HttpRequest, uuid: Any) -> HttpResponse:
+def engagement_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
     engagement = _visible_engagement(request, uuid)
-    return render(request, "engagements/engagement_detail.html", _engagement_context(request, engagement))
+    return render(
+        request, "engagements/engagement_detail.html", _engagement_context(request, engagement)
+    )
 
 
 @require_POST
-def engagement_advance(request: HttpRequest, uuid: Any) -> HttpResponse:
+def engagement_advance(request: AuthedRequest, uuid: Any) -> HttpResponse:
     engagement = _editable_engagement(request, uuid)
     form = StageChangeForm(request.POST, engagement=engagement)
     blockers: list[services.Blocker] = []
@@ -334,7 +372,7 @@ def engagement_advance(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def engagement_create(request: HttpRequest, uuid: Any) -> HttpResponse:
+def engagement_create(request: AuthedRequest, uuid: Any) -> HttpResponse:
     account = _editable_account(request, uuid)
     form = EngagementForm(request.POST or None, initial={"commercial_lead": request.user})
     blockers: list[services.Blocker] = []
@@ -360,7 +398,7 @@ def engagement_create(request: HttpRequest, uuid: Any) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-def engagement_edit(request: HttpRequest, uuid: Any) -> HttpResponse:
+def engagement_edit(request: AuthedRequest, uuid: Any) -> HttpResponse:
     engagement = _editable_engagement(request, uuid)
     form = EngagementForm(request.POST or None, instance=engagement)
     blockers: list[services.Blocker] = []
@@ -383,5 +421,10 @@ def engagement_edit(request: HttpRequest, uuid: Any) -> HttpResponse:
     return render(
         request,
         "engagements/engagement_form.html",
-        {"form": form, "account": engagement.account, "engagement": engagement, "blockers": blockers},
+        {
+            "form": form,
+            "account": engagement.account,
+            "engagement": engagement,
+            "blockers": blockers,
+        },
     )

@@ -10,7 +10,7 @@ from tcp.models import AuditLogEntry, Notification, OrganisationSettings, User
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),
         ("Parity", {"fields": ("roles", "job_title", "manager")}),
     )
     list_display = ["username", "first_name", "last_name", "email", "roles", "is_active"]

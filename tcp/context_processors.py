@@ -16,7 +16,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     if user.sees_everything or user.has_role(
         Role.ACCOUNT_MANAGER, Role.TECHNOLOGY_MANAGER, Role.PARTNER_MANAGER, Role.DELIVERY_MANAGER
     ):
-        items += [("engagements:account_list", "Accounts"), ("engagements:engagement_list", "Engagements")]
+        items += [
+            ("engagements:account_list", "Accounts"),
+            ("engagements:engagement_list", "Engagements"),
+        ]
     if user.is_administrator:
         items.append(("organisation_settings", "Organisation"))
     return {

@@ -21,10 +21,12 @@ class StyledFormMixin:
     fields: dict[str, forms.Field]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        super().__init__(*args, **kwargs)
         for field in self.fields.values():
             widget = field.widget
-            if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple | forms.RadioSelect):
+            if isinstance(
+                widget, forms.CheckboxInput | forms.CheckboxSelectMultiple | forms.RadioSelect
+            ):
                 css = "form-check-input"
             elif isinstance(widget, forms.Select | forms.SelectMultiple):
                 css = "form-select"
@@ -47,9 +49,9 @@ class OrganisationSettingsForm(StyledFormMixin, forms.ModelForm):
             "maturity_level",
         ]
         widgets = {
-            "tcp_adoption_date": forms.DateInput(attrs={"type": "date"}),
-            "baseline_start": forms.DateInput(attrs={"type": "date"}),
-            "baseline_end": forms.DateInput(attrs={"type": "date"}),
+            "tcp_adoption_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "baseline_start": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+            "baseline_end": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
         }
 
     def clean_currency(self) -> str:
@@ -62,7 +64,10 @@ class OrganisationSettingsForm(StyledFormMixin, forms.ModelForm):
         data = super().clean() or {}
         start, end = data.get("baseline_start"), data.get("baseline_end")
         if bool(start) != bool(end):
-            self.add_error("baseline_end" if start else "baseline_start", "Give both ends of the baseline window, or neither.")
+            self.add_error(
+                "baseline_end" if start else "baseline_start",
+                "Give both ends of the baseline window, or neither.",
+            )
         elif start and end and start > end:
             self.add_error("baseline_end", "The baseline window must end after it starts.")
         return data

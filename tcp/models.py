@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.contrib.postgres.fields import ArrayField
@@ -153,7 +154,9 @@ class OrganisationSettings(models.Model):
     class Meta:
         verbose_name = verbose_name_plural = "organisation settings"
         constraints = [
-            models.CheckConstraint(condition=models.Q(pk=1), name="organisation_settings_single_row"),
+            models.CheckConstraint(
+                condition=models.Q(pk=1), name="organisation_settings_single_row"
+            ),
             models.CheckConstraint(
                 condition=models.Q(baseline_start__isnull=True, baseline_end__isnull=True)
                 | models.Q(baseline_start__lte=models.F("baseline_end")),
@@ -196,6 +199,26 @@ class AuditLogEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor or 'system'} {self.action} {self.object_repr}"
+
+    @property
+    def action_label(self) -> str:
+        return ACTION_LABELS.get(self.action, self.action)
+
+
+ACTION_LABELS = {
+    "account.create": "created the account",
+    "account.update": "edited the account",
+    "team.add": "added to the team",
+    "team.remove": "removed from the team",
+    "contact.create": "added a contact",
+    "contact.update": "edited a contact",
+    "contact.delete": "removed a contact",
+    "engagement.create": "opened the engagement",
+    "engagement.update": "edited the engagement",
+    "engagement.stage": "changed the stage",
+    "organisation.update": "changed the settings",
+    "user.roles": "changed the roles",
+}
 
 
 class NotificationQuerySet(models.QuerySet["Notification"]):

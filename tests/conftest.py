@@ -27,42 +27,47 @@ def organisation(db: None) -> OrganisationSettings:
 
 @pytest.fixture
 def owner(db: None) -> User:
-    return UserFactory(username="owner", roles=[Role.ACCOUNT_MANAGER])
+    return UserFactory.create(username="owner", roles=[Role.ACCOUNT_MANAGER])
 
 
 @pytest.fixture
 def outsider(db: None) -> User:
-    user = UserFactory(username="outsider", roles=[Role.ACCOUNT_MANAGER])
-    TeamMemberFactory(user=user, account=AccountFactory(name="Someone else's account"))
+    user = UserFactory.create(username="outsider", roles=[Role.ACCOUNT_MANAGER])
+    TeamMemberFactory.create(
+        user=user, account=AccountFactory.create(name="Someone else's account")
+    )
     return user
 
 
 @pytest.fixture
 def delivery_manager(db: None) -> User:
-    return UserFactory(username="delivery", roles=[Role.DELIVERY_MANAGER])
+    return UserFactory.create(username="delivery", roles=[Role.DELIVERY_MANAGER])
 
 
 @pytest.fixture
 def leadership(db: None) -> User:
-    return UserFactory(username="leader", roles=[Role.SALES_LEADERSHIP])
+    return UserFactory.create(username="leader", roles=[Role.SALES_LEADERSHIP])
 
 
 @pytest.fixture
 def administrator(db: None) -> User:
-    return UserFactory(username="admin", roles=[Role.ADMINISTRATOR], is_staff=True)
+    return UserFactory.create(username="admin", roles=[Role.ADMINISTRATOR], is_staff=True)
 
 
 @pytest.fixture
 def account(owner: User) -> Account:
-    account = AccountFactory(name="Northvale Radiology Network")
-    TeamMemberFactory(account=account, user=owner, role="account_manager")
+    account = AccountFactory.create(name="Northvale Radiology Network")
+    TeamMemberFactory.create(account=account, user=owner, role="account_manager")
     return account
 
 
 @pytest.fixture
 def engagement(account: Account, owner: User, delivery_manager: User) -> Engagement:
-    return EngagementFactory(
-        account=account, name="PACS migration", commercial_lead=owner, delivery_manager=delivery_manager
+    return EngagementFactory.create(
+        account=account,
+        name="PACS migration",
+        commercial_lead=owner,
+        delivery_manager=delivery_manager,
     )
 
 

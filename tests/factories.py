@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 from functools import cache
+from typing import Any
 
 import factory
 from django.contrib.auth.hashers import make_password
@@ -19,7 +20,7 @@ def _password_hash() -> str:
     return make_password(PASSWORD)
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         skip_postgeneration_save = True
@@ -32,7 +33,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.LazyFunction(_password_hash)
 
 
-class AccountFactory(factory.django.DjangoModelFactory):
+class AccountFactory(factory.django.DjangoModelFactory[Account]):
     class Meta:
         model = Account
 
@@ -42,7 +43,7 @@ class AccountFactory(factory.django.DjangoModelFactory):
     segment = "established"
 
 
-class TeamMemberFactory(factory.django.DjangoModelFactory):
+class TeamMemberFactory(factory.django.DjangoModelFactory[AccountTeamMember]):
     class Meta:
         model = AccountTeamMember
 
@@ -51,7 +52,7 @@ class TeamMemberFactory(factory.django.DjangoModelFactory):
     role = "account_manager"
 
 
-class ContactFactory(factory.django.DjangoModelFactory):
+class ContactFactory(factory.django.DjangoModelFactory[Contact]):
     class Meta:
         model = Contact
 
@@ -60,7 +61,7 @@ class ContactFactory(factory.django.DjangoModelFactory):
     buyer_role = "economic"
 
 
-class ProductLineFactory(factory.django.DjangoModelFactory):
+class ProductLineFactory(factory.django.DjangoModelFactory[ProductLine]):
     class Meta:
         model = ProductLine
         django_get_or_create = ("name",)
@@ -68,7 +69,7 @@ class ProductLineFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Line {n}")
 
 
-class EngagementFactory(factory.django.DjangoModelFactory):
+class EngagementFactory(factory.django.DjangoModelFactory[Engagement]):
     class Meta:
         model = Engagement
 
@@ -80,7 +81,7 @@ class EngagementFactory(factory.django.DjangoModelFactory):
     opened_on = dt.date(2024, 1, 15)
 
 
-def contracted_values() -> dict[str, object]:
+def contracted_values() -> dict[str, Any]:
     """What an engagement needs before it can be contracted."""
     return {
         "value": Decimal("480000.00"),

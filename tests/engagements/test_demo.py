@@ -37,7 +37,9 @@ def test_the_demo_history_wins_more_after_adoption_than_before() -> None:
     won, lost = Q(contract_signed_on__isnull=False), Q(stage=Stage.LOST, proposal_on__isnull=False)
 
     def win_rate(**window: object) -> float:
-        row = Engagement.objects.filter(**window).aggregate(won=Count("id", filter=won), lost=Count("id", filter=lost))
+        row = Engagement.objects.filter(**window).aggregate(
+            won=Count("id", filter=won), lost=Count("id", filter=lost)
+        )
         return row["won"] / (row["won"] + row["lost"])
 
     assert win_rate(proposal_on__lt=ADOPTION) < win_rate(proposal_on__gte=ADOPTION)

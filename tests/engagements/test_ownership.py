@@ -2,7 +2,11 @@ import pytest
 
 from engagements.models import Responsibility, TeamRole, responsibility_owner
 
-VP, PRE, POST = Responsibility.VALUE_PROPOSITION, Responsibility.TCO_PRE_SALES, Responsibility.TCO_POST_SALES
+VP, PRE, POST = (
+    Responsibility.VALUE_PROPOSITION,
+    Responsibility.TCO_PRE_SALES,
+    Responsibility.TCO_POST_SALES,
+)
 
 
 @pytest.mark.parametrize(
@@ -25,4 +29,6 @@ VP, PRE, POST = Responsibility.VALUE_PROPOSITION, Responsibility.TCO_PRE_SALES, 
 def test_ownership_follows_the_maturity_level(
     level: int, partner_led: bool, responsibility: str, owner: TeamRole
 ) -> None:
-    assert responsibility_owner(responsibility, maturity_level=level, partner_led=partner_led) == owner
+    assert (
+        responsibility_owner(responsibility, maturity_level=level, partner_led=partner_led) == owner
+    )

@@ -18,29 +18,66 @@ PERSONAS = ["owner", "outsider", "delivery_manager", "leadership", "administrato
 
 # page name -> (method, url builder, personas allowed)
 PAGES: dict[str, tuple[str, Callable[[Account, Engagement, Contact, int], str], set[str]]] = {
-    "account detail": ("get", lambda a, e, c, m: reverse("engagements:account_detail", args=[a.uuid]),
-                       {"owner", "delivery_manager", "leadership", "administrator"}),
-    "account edit": ("get", lambda a, e, c, m: reverse("engagements:account_edit", args=[a.uuid]),
-                     {"owner", "leadership", "administrator"}),
-    "contact edit": ("get", lambda a, e, c, m: reverse("engagements:contact_edit", args=[a.uuid, c.uuid]),
-                     {"owner", "leadership", "administrator"}),
-    "contact delete": ("get", lambda a, e, c, m: reverse("engagements:contact_delete", args=[a.uuid, c.uuid]),
-                       {"owner", "leadership", "administrator"}),
-    "team remove": ("get", lambda a, e, c, m: reverse("engagements:team_remove", args=[a.uuid, m]),
-                    {"owner", "leadership", "administrator"}),
-    "new engagement": ("get", lambda a, e, c, m: reverse("engagements:engagement_create", args=[a.uuid]),
-                       {"owner", "leadership", "administrator"}),
-    "engagement detail": ("get", lambda a, e, c, m: reverse("engagements:engagement_detail", args=[e.uuid]),
-                          {"owner", "delivery_manager", "leadership", "administrator"}),
-    "engagement edit": ("get", lambda a, e, c, m: reverse("engagements:engagement_edit", args=[e.uuid]),
-                        {"owner", "leadership", "administrator"}),
-    "contact add (post)": ("post", lambda a, e, c, m: reverse("engagements:contact_add", args=[a.uuid]),
-                           {"owner", "leadership", "administrator"}),
-    "team add (post)": ("post", lambda a, e, c, m: reverse("engagements:team_add", args=[a.uuid]),
-                        {"owner", "leadership", "administrator"}),
-    "stage change (post)": ("post", lambda a, e, c, m: reverse("engagements:engagement_advance", args=[e.uuid]),
-                            {"owner", "leadership", "administrator"}),
-    "organisation settings": ("get", lambda a, e, c, m: reverse("organisation_settings"), {"administrator"}),
+    "account detail": (
+        "get",
+        lambda a, e, c, m: reverse("engagements:account_detail", args=[a.uuid]),
+        {"owner", "delivery_manager", "leadership", "administrator"},
+    ),
+    "account edit": (
+        "get",
+        lambda a, e, c, m: reverse("engagements:account_edit", args=[a.uuid]),
+        {"owner", "leadership", "administrator"},
+    ),
+    "contact edit": (
+        "get",
+        lambda a, e, c, m: reverse("engagements:contact_edit", args=[a.uuid, c.uuid]),
+        {"owner", "leadership", "administrator"},
+    ),
+    "contact delete": (
+        "get",
+        lambda a, e, c, m: reverse("engagements:contact_delete", args=[a.uuid, c.uuid]),
+        {"owner", "leadership", "administrator"},
+    ),
+    "team remove": (
+        "get",
+        lambda a, e, c, m: reverse("engagements:team_remove", args=[a.uuid, m]),
+        {"owner", "leadership", "administrator"},
+    ),
+    "new engagement": (
+        "get",
+        lambda a, e, c, m: reverse("engagements:engagement_create", args=[a.uuid]),
+        {"owner", "leadership", "administrator"},
+    ),
+    "engagement detail": (
+        "get",
+        lambda a, e, c, m: reverse("engagements:engagement_detail", args=[e.uuid]),
+        {"owner", "delivery_manager", "leadership", "administrator"},
+    ),
+    "engagement edit": (
+        "get",
+        lambda a, e, c, m: reverse("engagements:engagement_edit", args=[e.uuid]),
+        {"owner", "leadership", "administrator"},
+    ),
+    "contact add (post)": (
+        "post",
+        lambda a, e, c, m: reverse("engagements:contact_add", args=[a.uuid]),
+        {"owner", "leadership", "administrator"},
+    ),
+    "team add (post)": (
+        "post",
+        lambda a, e, c, m: reverse("engagements:team_add", args=[a.uuid]),
+        {"owner", "leadership", "administrator"},
+    ),
+    "stage change (post)": (
+        "post",
+        lambda a, e, c, m: reverse("engagements:engagement_advance", args=[e.uuid]),
+        {"owner", "leadership", "administrator"},
+    ),
+    "organisation settings": (
+        "get",
+        lambda a, e, c, m: reverse("organisation_settings"),
+        {"administrator"},
+    ),
 }
 
 
@@ -51,7 +88,7 @@ def test_each_page_answers_only_the_personas_within_reach(
 ) -> None:
     method, url_for, allowed = PAGES[page]
     account = engagement.account
-    contact = ContactFactory(account=account)
+    contact = ContactFactory.create(account=account)
     member = account.team.get()
     user: User = request.getfixturevalue(persona)
     response = getattr(client_for(user), method)(url_for(account, engagement, contact, member.pk))
@@ -64,14 +101,16 @@ def test_each_page_answers_only_the_personas_within_reach(
 @pytest.mark.parametrize("page", sorted(PAGES))
 def test_anonymous_visitors_are_sent_to_sign_in(page: str, engagement: Engagement) -> None:
     method, url_for, _ = PAGES[page]
-    contact = ContactFactory(account=engagement.account)
+    contact = ContactFactory.create(account=engagement.account)
     url = url_for(engagement.account, engagement, contact, engagement.account.team.get().pk)
     response = getattr(client_for(None), method)(url)
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
 
 
-def test_lists_show_only_what_the_person_may_see(engagement: Engagement, outsider: User, owner: User) -> None:
+def test_lists_show_only_what_the_person_may_see(
+    engagement: Engagement, outsider: User, owner: User
+) -> None:
     for url in (reverse("engagements:account_list"), reverse("engagements:engagement_list")):
         assert engagement.account.name in client_for(owner).get(url).text
         assert engagement.account.name not in client_for(outsider).get(url).text
@@ -83,16 +122,21 @@ def test_a_delivery_manager_sees_only_the_engagements_they_deliver(
 ) -> None:
     from tests.factories import EngagementFactory
 
-    other = EngagementFactory(account=engagement.account, name="Other work", commercial_lead=owner)
+    other = EngagementFactory.create(
+        account=engagement.account, name="Other work", commercial_lead=owner
+    )
     visible = set(Engagement.objects.visible_to(delivery_manager))
     assert visible == {engagement}
-    assert other.name not in client_for(delivery_manager).get(reverse("engagements:engagement_list")).text
+    assert (
+        other.name
+        not in client_for(delivery_manager).get(reverse("engagements:engagement_list")).text
+    )
 
 
 def test_a_delivery_manager_on_the_account_team_sees_its_engagements_but_cannot_change_them(
     engagement: Engagement,
 ) -> None:
-    seated = TeamMemberFactory(account=engagement.account, role="delivery_manager").user
+    seated = TeamMemberFactory.create(account=engagement.account, role="delivery_manager").user
     assert list(Engagement.objects.visible_to(seated)) == [engagement]
     assert not Engagement.objects.editable_by(seated).exists()
 

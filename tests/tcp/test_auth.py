@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_person_signs_in_and_out() -> None:
-    UserFactory(username="priya", roles=[Role.ACCOUNT_MANAGER])
+    UserFactory.create(username="priya", roles=[Role.ACCOUNT_MANAGER])
     client = Client()
     response = client.post(reverse("login"), {"username": "priya", "password": PASSWORD})
     assert response.status_code == 302
@@ -22,7 +22,7 @@ def test_a_person_signs_in_and_out() -> None:
 
 
 def test_a_wrong_password_is_refused_with_a_message() -> None:
-    UserFactory(username="priya")
+    UserFactory.create(username="priya")
     response = Client().post(reverse("login"), {"username": "priya", "password": "wrong"})
     assert response.status_code == 200
     assert "didn't match" in response.text
@@ -38,15 +38,32 @@ def test_a_wrong_password_is_refused_with_a_message() -> None:
         ([Role.HIRING_MANAGER], [], ["Accounts", "Organisation"]),
     ],
 )
-def test_the_navigation_shows_each_role_what_it_uses(roles: list[str], sees: list[str], hidden: list[str]) -> None:
-    nav = client_for(UserFactory(roles=roles)).get(reverse("home")).text.split('id="main-nav"')[1].split("</ul>")[0]
+def test_the_navigation_shows_each_role_what_it_uses(
+    roles: list[str], sees: list[str], hidden: list[str]
+) -> None:
+    nav = (
+        client_for(UserFactory.create(roles=roles))
+        .get(reverse("home"))
+        .text.split('id="main-nav"')[1]
+        .split("</ul>")[0]
+    )
     for label in sees:
         assert f">{label}</a>" in nav
     for label in hidden:
         assert f">{label}</a>" not in nav
 
 
-def test_commercial_roles_are_the_ones_the_seed_certifies() -> None:
-    assert UserFactory.build(roles=[Role.TECHNOLOGY_MANAGER]).is_commercial
-    assert not UserFactory.build(roles=[Role.DELIVERY_MANAGER]).is_commercial
-    assert set(User.objects.commercial()) == set()
+def test_commercial_staff_are_the_sellers_and_their_leaders() -> None:
+    sellers = {
+        UserFactory.create(roles=[role])
+        for role in (
+            Role.ACCOUNT_MANAGER,
+            Role.TECHNOLOGY_MANAGER,
+            Role.PARTNER_MANAGER,
+            Role.SALES_LEADERSHIP,
+        )
+    }
+    UserFactory.create(roles=[Role.DELIVERY_MANAGER])
+    UserFactory.create(roles=[Role.HIRING_MANAGER, Role.ADMINISTRATOR])
+    assert set(User.objects.commercial()) == sellers
+    assert all(user.is_commercial for user in sellers)

@@ -28,6 +28,6 @@ def test_healthz_needs_no_login_and_only_get() -> None:
     assert Client().post("/healthz").status_code == 405
 
 
-def test_healthz_makes_one_database_query(django_assert_num_queries) -> None:  # type: ignore[no-untyped-def]
+def test_healthz_makes_one_database_query(django_assert_num_queries) -> None:
     with django_assert_num_queries(1):
         Client().get("/healthz")

@@ -36,9 +36,22 @@ def _database_url() -> str:
 def worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "DATABASE_URL": _database_url()}
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "tcp", "worker", "--pool=solo", "--loglevel=WARNING",
-         "--without-gossip", "--without-mingle", "--without-heartbeat", "--hostname=test-worker@%h"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "tcp",
+            "worker",
+            "--pool=solo",
+            "--loglevel=WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--hostname=test-worker@%h",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 60
@@ -51,7 +64,7 @@ def worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
         process.wait(timeout=30)
 
 
-def _wait_for(predicate, timeout: float = 30) -> bool:  # type: ignore[no-untyped-def]
+def _wait_for(predicate, timeout: float = 30) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -61,15 +74,21 @@ def _wait_for(predicate, timeout: float = 30) -> bool:  # type: ignore[no-untype
 
 
 @pytest.mark.worker
-def test_a_stage_change_reaches_the_account_team_through_a_real_worker(worker: subprocess.Popen[bytes]) -> None:
-    lead = UserFactory(roles=[Role.ACCOUNT_MANAGER])
-    colleague = UserFactory(roles=[Role.TECHNOLOGY_MANAGER])
-    account = AccountFactory(name="Hearthstone Mutual")
-    TeamMemberFactory(account=account, user=lead, role="account_manager")
-    TeamMemberFactory(account=account, user=colleague, role="technology_manager")
-    engagement = EngagementFactory(account=account, name="Claims platform rebuild", commercial_lead=lead)
+def test_a_stage_change_reaches_the_account_team_through_a_real_worker(
+    worker: subprocess.Popen[bytes],
+) -> None:
+    lead = UserFactory.create(roles=[Role.ACCOUNT_MANAGER])
+    colleague = UserFactory.create(roles=[Role.TECHNOLOGY_MANAGER])
+    account = AccountFactory.create(name="Hearthstone Mutual")
+    TeamMemberFactory.create(account=account, user=lead, role="account_manager")
+    TeamMemberFactory.create(account=account, user=colleague, role="technology_manager")
+    engagement = EngagementFactory.create(
+        account=account, name="Claims platform rebuild", commercial_lead=lead
+    )
 
-    engagement_advance(engagement=engagement, to_stage=Stage.PROPOSAL, actor=lead, on=dt.date(2024, 2, 1))
+    engagement_advance(
+        engagement=engagement, to_stage=Stage.PROPOSAL, actor=lead, on=dt.date(2024, 2, 1)
+    )
 
     assert _wait_for(lambda: Notification.objects.filter(recipient=colleague).exists())
     note = Notification.objects.get(recipient=colleague)
@@ -83,12 +102,14 @@ def test_a_stage_change_reaches_the_account_team_through_a_real_worker(worker: s
 def test_running_the_notification_job_twice_notifies_once(worker: subprocess.Popen[bytes]) -> None:
     from engagements.tasks import engagement_stage_notify
 
-    lead = UserFactory(roles=[Role.ACCOUNT_MANAGER])
-    colleague = UserFactory(roles=[Role.TECHNOLOGY_MANAGER])
-    account = AccountFactory()
-    TeamMemberFactory(account=account, user=colleague, role="technology_manager")
-    engagement = EngagementFactory(account=account, commercial_lead=lead)
-    engagement_advance(engagement=engagement, to_stage=Stage.LOST, actor=lead, on=dt.date(2024, 2, 1))
+    lead = UserFactory.create(roles=[Role.ACCOUNT_MANAGER])
+    colleague = UserFactory.create(roles=[Role.TECHNOLOGY_MANAGER])
+    account = AccountFactory.create()
+    TeamMemberFactory.create(account=account, user=colleague, role="technology_manager")
+    engagement = EngagementFactory.create(account=account, commercial_lead=lead)
+    engagement_advance(
+        engagement=engagement, to_stage=Stage.LOST, actor=lead, on=dt.date(2024, 2, 1)
+    )
     change = engagement.stage_changes.get()
 
     results = [engagement_stage_notify.delay(change.pk).get(timeout=30) for _ in range(2)]

@@ -18,7 +18,9 @@ class Command(BaseCommand):
         parser.add_argument("--scale", choices=sorted(SCALES), default="small")
         parser.add_argument("--seed", type=int, default=2018, help="Same seed, same organisation.")
         parser.add_argument("--if-empty", action="store_true", help="Do nothing when data exists.")
-        parser.add_argument("--reset", action="store_true", help="Delete existing people and accounts first.")
+        parser.add_argument(
+            "--reset", action="store_true", help="Delete existing people and accounts first."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         has_data = User.objects.exists() or Account.objects.exists()
@@ -37,7 +39,8 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo organisation loaded in {time.monotonic() - started:.1f}s: "
-                f"{counts['staff']} staff, {counts['accounts']} accounts, {counts['engagements']} engagements. "
-                f"Logins (password '{DEMO_PASSWORD}'): leader, am.alex, dm.dana, tm.tariq, hm.harper, admin."
+                f"{counts['staff']} staff, {counts['accounts']} accounts, "
+                f"{counts['engagements']} engagements. Logins (password '{DEMO_PASSWORD}'): "
+                "leader, am.alex, dm.dana, tm.tariq, hm.harper, admin."
             )
         )

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def change(value: Any) -> str:
+    """An audit value for people: `[old, new]` reads “old → new”; anything else as it is."""
+    if isinstance(value, list) and len(value) == 2:
+        old, new = (_show(v) for v in value)
+        return f"{old} → {new}"
+    return _show(value)
+
+
+def _show(value: Any) -> str:
+    if value in (None, ""):
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) or "—"
+    return str(value)
