@@ -122,7 +122,7 @@ def row_counts(url: str) -> tuple[int, int] | None:
         with psycopg.connect(libpq_url(url)) as conn:
             accounts = conn.execute("SELECT count(*) FROM engagements_account").fetchone()
             engagements = conn.execute("SELECT count(*) FROM engagements_engagement").fetchone()
-    except (psycopg.errors.UndefinedTable, psycopg.OperationalError):
+    except psycopg.errors.UndefinedTable:
         return None
     return int(accounts[0]) if accounts else 0, int(engagements[0]) if engagements else 0
 
@@ -149,14 +149,15 @@ def ensure_database(base_url: str, name: str, *, rebuild: bool) -> str:
     """Return the URL of database `name`, building it only when it is missing or incomplete."""
     scale, min_accounts, min_engagements = EXPECTED[name]
     url = database_url(base_url, name)
-    counts = row_counts(url) if database_exists(base_url, name) else None
+    exists = database_exists(base_url, name)
+    counts = row_counts(url) if exists else None
     if counts and counts[0] >= min_accounts and counts[1] >= min_engagements and not rebuild:
         # A cached database may predate a new migration; applying it is cheap, a stale
         # schema would make every page fail.
         manage(url, "migrate", "--no-input", "--verbosity", "0")
         say(f"{name}: cached ({counts[0]:,} accounts, {counts[1]:,} engagements)")
         return url
-    reason = "--rebuild" if rebuild else ("missing" if counts is None else "incomplete")
+    reason = "--rebuild" if rebuild else ("incomplete" if exists else "missing")
     say(f"{name}: building the {scale} organisation ({reason}); this happens once")
     started = time.monotonic()
     recreate_database(base_url, name)
@@ -560,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench | FAILED: {error}", file=sys.stderr, flush=True)
         return 1
     except KeyboardInterrupt:
+        print("bench | interrupted", file=sys.stderr, flush=True)
         return 130
 
 
