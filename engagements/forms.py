@@ -158,4 +158,5 @@ class EngagementFilterForm(StyledFormMixin, forms.Form):
     q = forms.CharField(label="Search", required=False, max_length=100)
     stage = forms.ChoiceField(choices=[("", "All stages"), *Stage.choices], required=False)
     mine = forms.BooleanField(label="Only mine", required=False)
+    account = forms.UUIDField(required=False, widget=forms.HiddenInput)
     sort = forms.ChoiceField(label="Sort by", choices=_sort_choices(SORTS), required=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from decimal import Decimal
 
@@ -79,6 +80,16 @@ def responsibility_owner(
     return TeamRole.TECHNOLOGY_MANAGER
 
 
+_ZERO_UUID = uuid.UUID(int=0)
+
+
+@functools.cache
+def _detail_url_prefix(name: str) -> str:
+    """The path before the uuid of a detail page. List pages link every row, and a full
+    reverse() per row costs more than the rest of the row put together."""
+    return reverse(name, args=[_ZERO_UUID]).removesuffix(f"{_ZERO_UUID}/")
+
+
 class TimestampedModel(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
@@ -146,7 +157,20 @@ class Account(TimestampedModel):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("engagements:account_detail", args=[self.uuid])
+        return f"{_detail_url_prefix('engagements:account_detail')}{self.uuid}/"
+
+    # Enum lookups: cheaper than get_FOO_display(), which rebuilds a dict on every call.
+    @property
+    def industry_label(self) -> str:
+        return Industry(self.industry).label
+
+    @property
+    def region_label(self) -> str:
+        return Region(self.region).label
+
+    @property
+    def segment_label(self) -> str:
+        return Segment(self.segment).label
 
 
 # Team seats that may change the account and run its engagements.
@@ -372,7 +396,11 @@ class Engagement(TimestampedModel):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("engagements:engagement_detail", args=[self.uuid])
+        return f"{_detail_url_prefix('engagements:engagement_detail')}{self.uuid}/"
+
+    @property
+    def stage_label(self) -> str:
+        return Stage(self.stage).label
 
     @property
     def is_open(self) -> bool:

@@ -29,6 +29,8 @@ from tcp.models import OrganisationSettings
 from tcp.services import audit_trail
 
 PAGE_SIZE = 50
+# The account page shows the latest engagements; the engagement list has them all.
+ACCOUNT_PAGE_ENGAGEMENTS = 25
 
 
 def _apply_errors(form: BaseForm, error: ValidationError) -> None:
@@ -98,7 +100,7 @@ def account_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
         Engagement.objects.visible_to(request.user)
         .filter(account=account)
         .select_related("commercial_lead", "delivery_manager")
-        .order_by("-opened_on", "-id")
+        .order_by("-opened_on", "-id")[:ACCOUNT_PAGE_ENGAGEMENTS]
     )
     organisation = OrganisationSettings.load()
     return render(
@@ -111,8 +113,8 @@ def account_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
             "contacts": account.contacts.all(),
             "engagements": engagements,
             "adoption_date": organisation.tcp_adoption_date,
+            "engagement_limit": ACCOUNT_PAGE_ENGAGEMENTS,
             "contact_form": ContactForm(prefix="contact"),
-            "team_form": TeamMemberForm(prefix="team"),
             "trail": audit_trail(account, limit=10),
         },
     )
@@ -222,10 +224,17 @@ def contact_delete(request: AuthedRequest, uuid: Any, contact_uuid: Any) -> Http
     )
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def team_add(request: AuthedRequest, uuid: Any) -> HttpResponse:
     account = _editable_account(request, uuid)
+    # The form is fetched when asked for: its list of people grows with the company.
+    if request.method == "GET":
+        blank = {"account": account, "team_form": TeamMemberForm(prefix="team")}
+        if request.htmx:
+            return render(request, "engagements/team_form.html#form", blank)
+        return render(request, "engagements/team_form.html", blank)
     form = TeamMemberForm(request.POST, prefix="team")
+    added = False
     if form.is_valid():
         try:
             services.team_member_add(
@@ -238,18 +247,18 @@ def team_add(request: AuthedRequest, uuid: Any) -> HttpResponse:
             _apply_errors(form, error)
         else:
             messages.success(request, f"{form.cleaned_data['user']} joined the account team.")
-            form = TeamMemberForm(prefix="team")
-    context = {
+            if not request.htmx:
+                return redirect(account)
+            added = True
+    context: dict[str, Any] = {
         "account": account,
         "can_edit": True,
         "team": account.team.select_related("user"),
-        "team_form": form,
+        "team_form": None if added else form,
     }
     if request.htmx:
         return render(request, "engagements/account_detail.html#team", context)
-    if form.errors:
-        return render(request, "engagements/team_form.html", context)
-    return redirect(account)
+    return render(request, "engagements/team_form.html", context)
 
 
 @require_http_methods(["GET", "POST"])
@@ -288,6 +297,8 @@ def engagement_list(request: AuthedRequest) -> HttpResponse:
         )
     if data.get("stage"):
         engagements = engagements.filter(stage=data["stage"])
+    if data.get("account"):
+        engagements = engagements.filter(account__uuid=data["account"])
     if data.get("mine"):
         engagements = engagements.filter(
             Q(commercial_lead=request.user) | Q(delivery_manager=request.user)

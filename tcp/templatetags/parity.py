@@ -16,6 +16,15 @@ def change(value: Any) -> str:
     return _show(value)
 
 
+@register.filter
+def money(value: Any) -> str:
+    """A whole amount with thousands separators. Lists use it on every row, so it avoids
+    floatformat's locale machinery."""
+    if value in (None, ""):
+        return "—"
+    return f"{value:,.0f}"
+
+
 def _show(value: Any) -> str:
     if value in (None, ""):
         return "—"

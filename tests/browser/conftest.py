@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 
@@ -12,9 +11,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    # Playwright runs an event loop in this thread; the test's own ORM calls are still
-    # synchronous and sequential, so Django's async guard does not apply to them.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -25,7 +21,10 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
+    # Playwright runs an event loop in this thread; the test's own ORM calls are still
+    # synchronous and sequential, so Django's async guard does not apply to them.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)

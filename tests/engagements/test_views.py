@@ -445,7 +445,7 @@ def test_the_account_page_runs_a_fixed_number_of_queries(
         )
     client = client_for(leadership)
     client.get(account.get_absolute_url())
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(9):
         client.get(account.get_absolute_url())
 
 
@@ -465,3 +465,31 @@ def test_the_engagement_page_runs_a_fixed_number_of_queries(
     client.get(engagement.get_absolute_url())
     with django_assert_num_queries(8):
         client.get(engagement.get_absolute_url())
+
+
+def test_the_team_form_is_fetched_inline_when_asked_for(owner: User, account: Account) -> None:
+    UserFactory.create(first_name="Tariq", last_name="Haddad", roles=[Role.TECHNOLOGY_MANAGER])
+    page = client_for(owner).get(account.get_absolute_url())
+    assert "Tariq Haddad" not in page.text
+    form = client_for(owner).get(
+        reverse("engagements:team_add", args=[account.uuid]), HTTP_HX_REQUEST="true"
+    )
+    assert "Tariq Haddad" in form.text
+    assert "<html" not in form.text
+
+
+def test_the_account_page_shows_the_latest_engagements_and_links_to_all(
+    leadership: User, account: Account
+) -> None:
+    EngagementFactory.create_batch(26, account=account)
+    oldest = EngagementFactory.create(
+        account=account, name="Oldest work", opened_on=dt.date(2017, 1, 2)
+    )
+    page = client_for(leadership).get(account.get_absolute_url())
+    assert len(page.context["engagements"]) == 25
+    assert "Oldest work" not in page.text
+    all_url = f"{reverse('engagements:engagement_list')}?account={account.uuid}"
+    assert all_url in page.text
+    listed = client_for(leadership).get(all_url, {"sort": "opened_on"})
+    assert listed.context["page"].paginator.count == 27
+    assert oldest.name in listed.text
