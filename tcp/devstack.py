@@ -109,7 +109,7 @@ def run() -> int:
             env=env,
         )
         _say(f"Open http://127.0.0.1:{port}/  (Ctrl-C stops everything)")
-        _say("Demo logins (password 'parity-demo'): leader, am.alex, dm.dana, admin")
+        _say("Demo password 'parity-demo': leader, am.alex, tm.tariq, dm.dana, hm.harper, admin")
         manager.loop()
         return int(manager.returncode or 0)
 

@@ -4,7 +4,7 @@ import time
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
+from django.db import connection, transaction
 
 from engagements.demo import DEMO_PASSWORD, SCALES, DemoBuilder
 from engagements.models import Account, Engagement
@@ -36,6 +36,9 @@ class Command(BaseCommand):
                 Account.objects.all().delete()
                 User.objects.all().delete()
             counts = DemoBuilder(scale=SCALES[options["scale"]], seed=options["seed"]).build()
+        # Bulk inserts leave the planner's statistics empty; refresh them for the new rows.
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo organisation loaded in {time.monotonic() - started:.1f}s: "
