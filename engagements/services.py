@@ -25,7 +25,7 @@ from engagements.models import (
     StageChange,
 )
 from tcp.models import OrganisationSettings, User
-from tcp.services import audit_record, changed_fields, field_values
+from tcp.services import audit_record, changed_fields, field_values, record_update
 
 
 @dataclass(frozen=True)
@@ -346,17 +346,9 @@ def account_create(
     return account
 
 
-@transaction.atomic
 def account_update(*, account: Account, actor: User | None, data: Mapping[str, Any]) -> Account:
-    before = field_values(Account.objects.select_for_update().get(pk=account.pk), data.keys())
-    for name, value in data.items():
-        setattr(account, name, value)
-    account.full_clean()
-    account.save(update_fields=[*data.keys(), "updated_at"])
-    changes = changed_fields(before, field_values(account, data.keys()))
-    if changes:
-        audit_record(actor=actor, action="account.update", obj=account, changes=changes)
-    return account
+    """Change an account's details (validated; nothing is written when invalid)."""
+    return record_update(obj=account, actor=actor, data=data, action="account.update")
 
 
 @transaction.atomic

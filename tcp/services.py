@@ -68,20 +68,33 @@ def notification_send(
 
 
 @transaction.atomic
+def record_update[M: models.Model](
+    *, obj: M, actor: User | None, data: Mapping[str, Any], action: str
+) -> M:
+    """Write `data` onto one row, validated, and audit what really changed.
+
+    The old values come from the stored row (locked), not from `obj`: a bound ModelForm
+    has already written the new values onto its instance. Raises ValidationError, writing
+    nothing, when the row would be invalid.
+    """
+    stored = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
+    before = field_values(stored, data.keys())
+    for name, value in data.items():
+        setattr(obj, name, value)
+    obj.full_clean()
+    auto_now = [f.name for f in obj._meta.fields if getattr(f, "auto_now", False)]
+    obj.save(update_fields=[*data.keys(), *auto_now])
+    changes = changed_fields(before, field_values(obj, data.keys()))
+    if changes:
+        audit_record(actor=actor, action=action, obj=obj, changes=changes)
+    return obj
+
+
 def organisation_update(
     *, organisation: OrganisationSettings, actor: User, data: Mapping[str, Any]
 ) -> OrganisationSettings:
     """Apply validated values (from OrganisationSettingsForm) and record the change."""
-    stored = OrganisationSettings.objects.select_for_update().get(pk=organisation.pk)
-    before = field_values(stored, data.keys())
-    for name, value in data.items():
-        setattr(organisation, name, value)
-    organisation.full_clean()
-    organisation.save(update_fields=[*data.keys(), "updated_at"])
-    changes = changed_fields(before, field_values(organisation, data.keys()))
-    if changes:
-        audit_record(actor=actor, action="organisation.update", obj=organisation, changes=changes)
-    return organisation
+    return record_update(obj=organisation, actor=actor, data=data, action="organisation.update")
 
 
 @transaction.atomic
