@@ -87,7 +87,7 @@ def _visible_account(request: AuthedRequest, uuid: Any) -> Account:
 
 def _editable_account(request: AuthedRequest, uuid: Any) -> Account:
     account = _visible_account(request, uuid)
-    if not Account.objects.editable_by(request.user).filter(pk=account.pk).exists():
+    if not account.is_editable_by(request.user):
         raise Http404
     return account
 
@@ -95,7 +95,7 @@ def _editable_account(request: AuthedRequest, uuid: Any) -> Account:
 @require_GET
 def account_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
     account = _visible_account(request, uuid)
-    can_edit = Account.objects.editable_by(request.user).filter(pk=account.pk).exists()
+    can_edit = account.is_editable_by(request.user)
     engagements = (
         Engagement.objects.visible_to(request.user)
         .filter(account=account)
@@ -164,18 +164,9 @@ def contact_add(request: AuthedRequest, uuid: Any) -> HttpResponse:
             _apply_errors(form, error)
         else:
             messages.success(request, f"Contact “{form.cleaned_data['name']}” added.")
-            if request.htmx:
-                return render(
-                    request,
-                    "engagements/account_detail.html#contacts",
-                    {
-                        "account": account,
-                        "can_edit": True,
-                        "contacts": account.contacts.all(),
-                        "contact_form": ContactForm(prefix="contact"),
-                    },
-                )
-            return redirect(account)
+            if not request.htmx:
+                return redirect(account)
+            form = ContactForm(prefix="contact")
     context = {
         "account": account,
         "can_edit": True,
@@ -322,7 +313,7 @@ def _visible_engagement(request: AuthedRequest, uuid: Any) -> Engagement:
 
 def _editable_engagement(request: AuthedRequest, uuid: Any) -> Engagement:
     engagement = _visible_engagement(request, uuid)
-    if not Engagement.objects.editable_by(request.user).filter(pk=engagement.pk).exists():
+    if not engagement.is_editable_by(request.user):
         raise Http404
     return engagement
 
@@ -330,7 +321,7 @@ def _editable_engagement(request: AuthedRequest, uuid: Any) -> Engagement:
 def _engagement_context(
     request: AuthedRequest, engagement: Engagement, **extra: Any
 ) -> dict[str, Any]:
-    can_edit = Engagement.objects.editable_by(request.user).filter(pk=engagement.pk).exists()
+    can_edit = engagement.is_editable_by(request.user)
     organisation = OrganisationSettings.load()
     return {
         "engagement": engagement,

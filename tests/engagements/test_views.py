@@ -445,7 +445,7 @@ def test_the_account_page_runs_a_fixed_number_of_queries(
         )
     client = client_for(leadership)
     client.get(account.get_absolute_url())
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(8):
         client.get(account.get_absolute_url())
 
 
@@ -463,7 +463,7 @@ def test_the_engagement_page_runs_a_fixed_number_of_queries(
         )
     client = client_for(leadership)
     client.get(engagement.get_absolute_url())
-    with django_assert_num_queries(8):
+    with django_assert_num_queries(7):
         client.get(engagement.get_absolute_url())
 
 
