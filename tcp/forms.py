@@ -71,3 +71,23 @@ class OrganisationSettingsForm(StyledFormMixin, forms.ModelForm):
         elif start and end and start > end:
             self.add_error("baseline_end", "The baseline window must end after it starts.")
         return data
+
+
+class VersionedFormMixin:
+    """Carries the version the person started from, so a save over someone else's newer
+    change is refused (tcp.services.EditConflict) instead of overwriting it."""
+
+    fields: dict[str, forms.Field]
+    instance: Any
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+        self.fields["version"] = field
+        if getattr(self.instance, "pk", None):
+            self.initial["version"] = self.instance.version  # type: ignore[attr-defined]
+
+    def data_and_version(self) -> tuple[dict[str, Any], int | None]:
+        """The cleaned values for the service, and the version apart."""
+        data = dict(self.cleaned_data)  # type: ignore[attr-defined]
+        return data, data.pop("version", None)

@@ -7,7 +7,9 @@ import decimal
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.utils import timezone
 
 from tcp.models import AuditLogEntry, Notification, OrganisationSettings, User
 
@@ -67,27 +69,130 @@ def notification_send(
     Notification.objects.bulk_create(rows, ignore_conflicts=True)
 
 
+class EditConflict(ValidationError):
+    """The row changed after this edit began; `current` is the row as it is now."""
+
+    def __init__(self, current: models.Model):
+        self.current = current
+        who = getattr(current, "updated_by", None) or "Someone else"
+        at = (
+            timezone.localtime(current.updated_at).strftime("%H:%M")
+            if hasattr(current, "updated_at")
+            else ""
+        )
+        super().__init__(
+            f"Not saved: {who} changed this at {at}, after you opened it. "
+            "The form now shows their version; make your change again if it still applies."
+        )
+
+
+def _split_m2m(obj: models.Model, data: Mapping[str, Any]) -> tuple[dict, dict]:
+    m2m_names = {f.name for f in obj._meta.many_to_many}
+    plain = {k: v for k, v in data.items() if k not in m2m_names}
+    m2m = {k: v for k, v in data.items() if k in m2m_names}
+    return plain, m2m
+
+
+def _m2m_values(obj: models.Model, names: Iterable[str]) -> dict[str, list[str]]:
+    return {name: sorted(str(o) for o in getattr(obj, name).all()) for name in names}
+
+
+def _audit_changes(obj: models.Model, audit_on: models.Model | None, changes: dict) -> dict:
+    # A child row audited on its parent names itself, so the parent's history reads well.
+    return {"item": str(obj), **changes} if audit_on is not None else changes
+
+
 @transaction.atomic
 def record_update[M: models.Model](
-    *, obj: M, actor: User | None, data: Mapping[str, Any], action: str
+    *,
+    obj: M,
+    actor: User | None,
+    data: Mapping[str, Any],
+    action: str,
+    expected_version: int | None = None,
+    audit_on: models.Model | None = None,
 ) -> M:
     """Write `data` onto one row, validated, and audit what really changed.
 
     The old values come from the stored row (locked), not from `obj`: a bound ModelForm
-    has already written the new values onto its instance. Raises ValidationError, writing
-    nothing, when the row would be invalid.
+    has already written the new values onto its instance. For a versioned row (a `version`
+    field), an `expected_version` other than the stored one raises EditConflict. Raises
+    ValidationError, writing nothing, when the row would be invalid. `audit_on` records the
+    change in a parent's history instead of the row's own.
     """
-    stored = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
-    before = field_values(stored, data.keys())
-    for name, value in data.items():
+    stored: Any = type(obj)._default_manager.select_for_update().get(pk=obj.pk)
+    versioned = hasattr(stored, "version")
+    if versioned and expected_version is not None and stored.version != expected_version:
+        raise EditConflict(stored)
+    plain, m2m = _split_m2m(obj, data)
+    before = {**field_values(stored, plain.keys()), **_m2m_values(stored, m2m.keys())}
+    for name, value in plain.items():
         setattr(obj, name, value)
-    obj.full_clean()
-    auto_now = [f.name for f in obj._meta.fields if getattr(f, "auto_now", False)]
-    obj.save(update_fields=[*data.keys(), *auto_now])
-    changes = changed_fields(before, field_values(obj, data.keys()))
+    obj.full_clean(exclude=list(m2m))
+    fields = [*plain.keys(), *(f.name for f in obj._meta.fields if getattr(f, "auto_now", False))]
+    if versioned:
+        obj.version = stored.version + 1  # type: ignore[attr-defined]
+        obj.updated_by = actor  # type: ignore[attr-defined]
+        fields += ["version", "updated_by"]
+    obj.save(update_fields=fields)
+    for name, value in m2m.items():
+        getattr(obj, name).set(value)
+    after = {**field_values(obj, plain.keys()), **_m2m_values(obj, m2m.keys())}
+    changes = changed_fields(before, after)
     if changes:
-        audit_record(actor=actor, action=action, obj=obj, changes=changes)
+        audit_record(
+            actor=actor,
+            action=action,
+            obj=audit_on or obj,
+            changes=_audit_changes(obj, audit_on, changes),
+        )
     return obj
+
+
+@transaction.atomic
+def record_create[M: models.Model](
+    *,
+    obj: M,
+    actor: User | None,
+    data: Mapping[str, Any],
+    action: str,
+    audit_on: models.Model | None = None,
+) -> M:
+    """Create one row from validated `data` (many-to-many values included) and audit it."""
+    plain, m2m = _split_m2m(obj, data)
+    for name, value in plain.items():
+        setattr(obj, name, value)
+    if hasattr(obj, "updated_by"):
+        obj.updated_by = actor
+    obj.full_clean(exclude=list(m2m))
+    obj.save()
+    for name, value in m2m.items():
+        getattr(obj, name).set(value)
+    values = {**field_values(obj, plain.keys()), **_m2m_values(obj, m2m.keys())}
+    audit_record(
+        actor=actor,
+        action=action,
+        obj=audit_on or obj,
+        changes=_audit_changes(
+            obj, audit_on, {k: v for k, v in values.items() if v not in ("", None, [])}
+        ),
+    )
+    return obj
+
+
+@transaction.atomic
+def record_delete(
+    *,
+    obj: models.Model,
+    actor: User | None,
+    action: str,
+    audit_on: models.Model | None = None,
+) -> None:
+    """Delete one row and record it (in the parent's history when `audit_on` is given)."""
+    audit_record(
+        actor=actor, action=action, obj=audit_on or obj, changes=_audit_changes(obj, audit_on, {})
+    )
+    obj.delete()
 
 
 def organisation_update(

@@ -18,5 +18,6 @@ urlpatterns = [
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("", include("engagements.urls")),
+    path("", include("discovery.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -17,7 +17,13 @@ from django.test import Client
 
 from engagements.models import Account, Engagement
 from tcp.models import OrganisationSettings, Role, User
-from tests.factories import AccountFactory, EngagementFactory, TeamMemberFactory, UserFactory
+from tests.factories import (
+    AccountFactory,
+    EngagementFactory,
+    TeamMemberFactory,
+    UserFactory,
+    complete_discovery,
+)
 
 
 @pytest.fixture
@@ -69,6 +75,13 @@ def engagement(account: Account, owner: User, delivery_manager: User) -> Engagem
         commercial_lead=owner,
         delivery_manager=delivery_manager,
     )
+
+
+@pytest.fixture
+def discovered(engagement: Engagement) -> Engagement:
+    """The engagement with its discovery complete (profile and one interview)."""
+    complete_discovery(engagement)
+    return engagement
 
 
 def client_for(user: User | None) -> Client:

@@ -8,6 +8,7 @@ from typing import Any
 import factory
 from django.contrib.auth.hashers import make_password
 
+from discovery.models import ClientIntelligenceProfile, FailureCostAnalysis, FailureScenario
 from engagements.models import Account, AccountTeamMember, Contact, Engagement, ProductLine, Stage
 from tcp.models import Role, User
 
@@ -89,3 +90,66 @@ def contracted_values() -> dict[str, Any]:
         "contracted_end": dt.date(2024, 12, 20),
         "contracted_effort_days": Decimal("400.0"),
     }
+
+
+class ProfileFactory(factory.django.DjangoModelFactory[ClientIntelligenceProfile]):
+    class Meta:
+        model = ClientIntelligenceProfile
+
+    account = factory.SubFactory(AccountFactory)
+    operational_constraints = "Clinics open 07:00-22:00 every day; no change freezes."
+
+
+class AnalysisFactory(factory.django.DjangoModelFactory[FailureCostAnalysis]):
+    class Meta:
+        model = FailureCostAnalysis
+
+    engagement = factory.SubFactory(EngagementFactory)
+    interviewer = factory.LazyAttribute(lambda a: a.engagement.commercial_lead)
+    held_on = factory.LazyFunction(dt.date.today)
+
+
+class ScenarioFactory(factory.django.DjangoModelFactory[FailureScenario]):
+    """A scenario quantified on all three dimensions."""
+
+    class Meta:
+        model = FailureScenario
+
+    analysis = factory.SubFactory(AnalysisFactory)
+    what_fails = factory.Sequence(lambda n: f"Failure {n}")
+    sites_affected = 40
+    disruption_hours = Decimal("4")
+    cost_per_hour = Decimal("10000")
+    cost_per_incident = Decimal("5000")
+    reputational_severity = 3
+    likelihood_per_year = Decimal("0.5")
+
+
+def complete_discovery(engagement: Engagement) -> FailureCostAnalysis:
+    """Make discovery complete for `engagement`: a complete profile for its account (economic
+    and technical buyers named, a growth target, no regulation applies) and one complete
+    Failure-Cost Analysis with one quantified scenario."""
+    from django.utils import timezone
+
+    from discovery.models import GrowthTarget, Stakeholder
+
+    profile, _ = ClientIntelligenceProfile.objects.get_or_create(
+        account=engagement.account,
+        defaults={
+            "operational_constraints": "Sites run around the clock.",
+            "no_regulatory_obligations": True,
+        },
+    )
+    GrowthTarget.objects.create(
+        profile=profile,
+        metric="Daily orders",
+        baseline=Decimal(3500),
+        target=Decimal(7000),
+        horizon_year=timezone.localdate().year + 4,
+    )
+    for role in ("economic", "technical"):
+        contact = ContactFactory.create(account=engagement.account, buyer_role=role)
+        Stakeholder.objects.create(profile=profile, contact=contact, buyer_role=role)
+    analysis = AnalysisFactory.create(engagement=engagement, completed_at=timezone.now())
+    ScenarioFactory.create(analysis=analysis)
+    return analysis

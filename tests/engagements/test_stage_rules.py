@@ -20,8 +20,9 @@ def _messages(refusal: pytest.ExceptionInfo[StageChangeRefused]) -> list[str]:
 
 
 def test_moving_to_proposal_stamps_the_date_and_records_who_and_when(
-    engagement: Engagement, owner: User
+    discovered: Engagement, owner: User
 ) -> None:
+    engagement = discovered
     on = dt.date(2024, 3, 1)
     engagement_advance(
         engagement=engagement, to_stage=Stage.PROPOSAL, actor=owner, on=on, note="Sent"

@@ -18,7 +18,13 @@ from engagements.models import Stage
 from engagements.services import engagement_advance
 from tcp.celery import app as celery_app
 from tcp.models import Notification, Role
-from tests.factories import AccountFactory, EngagementFactory, TeamMemberFactory, UserFactory
+from tests.factories import (
+    AccountFactory,
+    EngagementFactory,
+    TeamMemberFactory,
+    UserFactory,
+    complete_discovery,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -85,6 +91,7 @@ def test_a_stage_change_reaches_the_account_team_through_a_real_worker(
     engagement = EngagementFactory.create(
         account=account, name="Claims platform rebuild", commercial_lead=lead
     )
+    complete_discovery(engagement)
 
     engagement_advance(
         engagement=engagement, to_stage=Stage.PROPOSAL, actor=lead, on=dt.date(2024, 2, 1)
