@@ -17,6 +17,7 @@ from tests.factories import (
     EngagementFactory,
     TeamMemberFactory,
     UserFactory,
+    complete_discovery,
     contracted_values,
 )
 
@@ -276,8 +277,9 @@ def test_a_delivery_manager_cannot_be_made_commercial_lead(
 
 
 def test_the_stage_form_moves_an_engagement_and_redirects(
-    owner: User, engagement: Engagement
+    owner: User, discovered: Engagement
 ) -> None:
+    engagement = discovered
     response = client_for(owner).post(
         reverse("engagements:engagement_advance", args=[engagement.uuid]),
         {"to_stage": "proposal", "on": "2024-02-01", "note": "Proposal sent"},
@@ -454,6 +456,7 @@ def test_the_engagement_page_runs_a_fixed_number_of_queries(
     changes: int, owner: User, leadership: User, django_assert_num_queries
 ) -> None:
     engagement = EngagementFactory.create(commercial_lead=owner, **contracted_values())
+    complete_discovery(engagement)
     for i in range(changes):
         target = Stage.PROPOSAL if i % 2 == 0 else Stage.DISCOVERY
         from engagements.services import engagement_advance
