@@ -5,12 +5,15 @@ class DiscoveryConfig(AppConfig):
     name = "discovery"
 
     def ready(self) -> None:
-        from discovery import services
+        from discovery import demo, services
+        from engagements.demo import DEMO_STEPS
         from engagements.services import STAGE_GUARDS
         from tcp.models import ACTION_LABELS
 
         if services.proposal_guard not in STAGE_GUARDS:
             STAGE_GUARDS.append(services.proposal_guard)
+        if demo.build not in DEMO_STEPS:
+            DEMO_STEPS.append(demo.build)
         ACTION_LABELS.update(ACTIONS)
 
 

@@ -26,7 +26,7 @@ from engagements.models import (
     TeamRole,
     responsibility_owner,
 )
-from tcp.models import VersionedModel
+from tcp.models import User, VersionedModel
 
 NOT_NEGATIVE = [MinValueValidator(Decimal(0))]
 ZERO = Value(Decimal(0), output_field=models.DecimalField(max_digits=14, decimal_places=2))
@@ -35,6 +35,10 @@ ZERO = Value(Decimal(0), output_field=models.DecimalField(max_digits=14, decimal
 
 
 class ProfileQuerySet(models.QuerySet["ClientIntelligenceProfile"]):
+    def visible_to(self, user: User) -> ProfileQuerySet:
+        """A profile is seen by whoever sees its account."""
+        return self.filter(account__in=Account.objects.visible_to(user))
+
     def with_counts(self) -> ProfileQuerySet:
         """The counts completeness needs, in one query."""
         return self.annotate(
@@ -224,6 +228,10 @@ class Stakeholder(VersionedModel):
 
 
 class FailureCostAnalysisQuerySet(models.QuerySet["FailureCostAnalysis"]):
+    def visible_to(self, user: User) -> FailureCostAnalysisQuerySet:
+        """An interview is seen by whoever sees its engagement."""
+        return self.filter(engagement__in=Engagement.objects.visible_to(user))
+
     def complete(self) -> FailureCostAnalysisQuerySet:
         return self.filter(completed_at__isnull=False)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -201,6 +202,12 @@ ROLE_MIX: list[tuple[str, float]] = [  # share of generated staff per role
     (Role.SALES_LEADERSHIP, 0.05),
     (Role.HIRING_MANAGER, 0.05),
 ]
+
+
+# Other apps add their part of the demo organisation (discovery records, certifications…)
+# from their AppConfig.ready(); each step gets the builder, the accounts and the engagements.
+DemoStep = Callable[["DemoBuilder", list[Account], list[Engagement]], None]
+DEMO_STEPS: list[DemoStep] = []
 
 
 def _day(rng: random.Random, start: dt.date, end: dt.date) -> dt.date:
@@ -458,6 +465,7 @@ class DemoBuilder:
                 )
                 previous = stage
         StageChange.objects.bulk_create(changes, batch_size=10_000)
+        self.engagements = engagements
         return len(engagements)
 
     @transaction.atomic
@@ -474,4 +482,6 @@ class DemoBuilder:
         staff = self.build_staff()
         accounts = self.build_accounts(staff)
         count = self.build_engagements(accounts, staff)
+        for step in DEMO_STEPS:
+            step(self, accounts, self.engagements)
         return {"staff": User.objects.count(), "accounts": len(accounts), "engagements": count}

@@ -18,8 +18,10 @@ def _names() -> list[str]:
 def test_the_demo_organisation_is_realistic_and_deterministic() -> None:
     call_command("seed_demo")
     assert User.objects.count() == 40
-    assert Account.objects.count() == 120
-    assert Engagement.objects.count() == 400
+    # The small scale's 120 accounts and 400 engagements, and three showcase accounts with
+    # one engagement each (discovery.demo).
+    assert Account.objects.count() == 123
+    assert Engagement.objects.count() == 403
     for role in Role:
         assert User.objects.with_role(role).exists(), role
     assert OrganisationSettings.load().tcp_adoption_date == ADOPTION
@@ -50,4 +52,4 @@ def test_the_demo_refuses_to_load_over_existing_data_unless_asked() -> None:
     with pytest.raises(CommandError):
         call_command("seed_demo")
     call_command("seed_demo", "--if-empty")
-    assert Account.objects.count() == 120
+    assert Account.objects.count() == 123
