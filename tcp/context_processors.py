@@ -1,10 +1,47 @@
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, NamedTuple
 
+from django.db import connection
 from django.http import HttpRequest
+from django.urls import get_script_prefix, reverse
 
-from tcp.models import Role
+from tcp.models import Notification, Role
+
+
+class NavItem(NamedTuple):
+    url: str
+    label: str
+    active: bool  # the page is this item or below it
+    current: bool  # the page is this item itself
+
+
+@functools.cache
+def _reverse(name: str, script_prefix: str) -> str:
+    # Every page shows the same handful of links; the URLconf does not change while the
+    # process runs, so each is reversed once per script prefix.
+    return reverse(name)
+
+
+def _url(name: str) -> str:
+    return _reverse(name, get_script_prefix())
+
+
+def unread_count(user_id: int) -> int:
+    """How many notifications the person has not read yet.
+
+    Every page shows it, so it is one plain query: building it through the ORM costs more
+    than running it.
+    """
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT count(*) FROM {table} WHERE recipient_id = %s AND read_at IS NULL",  # noqa: S608
+            [user_id],
+        )
+        row = cursor.fetchone()
+    return int(row[0]) if row else 0
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -12,17 +49,29 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     if not user.is_authenticated:
         return {}
-    items = [("home", "Home")]
+    names = [("home", "Home")]
     if user.sees_everything or user.has_role(
         Role.ACCOUNT_MANAGER, Role.TECHNOLOGY_MANAGER, Role.PARTNER_MANAGER, Role.DELIVERY_MANAGER
     ):
-        items += [
+        names += [
             ("engagements:account_list", "Accounts"),
             ("engagements:engagement_list", "Engagements"),
         ]
     if user.is_administrator:
-        items.append(("organisation_settings", "Organisation"))
+        names.append(("organisation_settings", "Organisation"))
+    path = request.path
+    items = []
+    for name, label in names:
+        url = _url(name)
+        current = path == url
+        items.append(NavItem(url, label, current or (url != "/" and url in path), current))
     return {
         "nav_items": items,
-        "unread_notifications": user.notifications.unread().count(),
+        "nav_urls": {
+            "home": _url("home"),
+            "admin": _url("admin:index") if user.is_staff else "",
+            "notifications": _url("notifications"),
+            "logout": _url("logout"),
+        },
+        "unread_notifications": unread_count(user.pk),
     }
