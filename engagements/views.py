@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.contrib import messages
@@ -31,6 +32,9 @@ from tcp.services import audit_trail
 PAGE_SIZE = 50
 # The account page shows the latest engagements; the engagement list has them all.
 ACCOUNT_PAGE_ENGAGEMENTS = 25
+# A person's name on a row needs these fields only (User.__str__).
+NAME_FIELDS = ("first_name", "last_name", "username")
+PEOPLE = ("commercial_lead", "delivery_manager")
 
 
 def _apply_errors(form: BaseForm, error: ValidationError) -> None:
@@ -52,7 +56,10 @@ def _redirect(request: AuthedRequest, url: str) -> HttpResponse:
 @require_GET
 def account_list(request: AuthedRequest) -> HttpResponse:
     form = AccountFilterForm(request.GET or None)
-    accounts = Account.objects.visible_to(request.user)
+    # Only what a row shows: notes and timestamps would be fetched and parsed for nothing.
+    accounts = Account.objects.visible_to(request.user).only(
+        "uuid", "name", "industry", "region", "segment"
+    )
     # An invalid value in one filter drops that filter only: cleaned_data keeps the rest.
     form.is_valid()
     data = getattr(form, "cleaned_data", {})
@@ -92,6 +99,17 @@ def _editable_account(request: AuthedRequest, uuid: Any) -> Account:
     return account
 
 
+@functools.cache
+def _blank_contact_form() -> str:
+    """The empty “add a contact” form, rendered once per process.
+
+    It holds nothing from the account or the person (the CSRF token sits outside it), so
+    every account page shows the same markup; rendering its widgets is most of that page's
+    template time.
+    """
+    return str(ContactForm(prefix="contact"))
+
+
 @require_GET
 def account_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
     account = _visible_account(request, uuid)
@@ -100,6 +118,16 @@ def account_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
         Engagement.objects.visible_to(request.user)
         .filter(account=account)
         .select_related("commercial_lead", "delivery_manager")
+        # What a row shows; descriptions and people's full records stay in the database.
+        .only(
+            "uuid",
+            "name",
+            "stage",
+            "value",
+            "opened_on",
+            "proposal_on",
+            *(f"{person}__{field}" for person in PEOPLE for field in NAME_FIELDS),
+        )
         .order_by("-opened_on", "-id")[:ACCOUNT_PAGE_ENGAGEMENTS]
     )
     organisation = OrganisationSettings.load()
@@ -114,7 +142,7 @@ def account_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
             "engagements": engagements,
             "adoption_date": organisation.tcp_adoption_date,
             "engagement_limit": ACCOUNT_PAGE_ENGAGEMENTS,
-            "contact_form": ContactForm(prefix="contact"),
+            "contact_form": _blank_contact_form() if can_edit else None,
             "trail": audit_trail(account, limit=10),
         },
     )
