@@ -104,7 +104,7 @@ class ClientIntelligenceProfile(VersionedModel):
                 )
             )
         if not self.operational_constraints.strip():
-            gaps.append(("Describe the operational constraints.", "profile"))
+            gaps.append(("Describe the operational constraints.", "context"))
         if not getattr(self, "n_economic", 0):
             gaps.append(("Name the economic buyer among the stakeholders.", "stakeholders"))
         if not getattr(self, "n_technical", 0):

@@ -95,7 +95,7 @@ def _service_call(
 # Client intelligence profile -----------------------------------------------------------
 
 PROFILE_EXTRAS = "discovery/profile_extras.html"
-PROFILE = inline.Rows("profile", "profile", extras=PROFILE_EXTRAS)
+PROFILE = inline.Rows("profile", "profile", extras=PROFILE_EXTRAS, single=True)
 PROFILE_ROWS: dict[str, tuple[inline.Rows, type[Model], Any, Any, str]] = {
     "targets": (
         inline.Rows("target", "growth target", extras=PROFILE_EXTRAS),
@@ -415,7 +415,7 @@ def constraint_delete(request: AuthedRequest, uuid: Any, pk: int) -> HttpRespons
 # The interview editor ------------------------------------------------------------------
 
 ANALYSIS_EXTRAS = "discovery/analysis_extras.html"
-ANALYSIS = inline.Rows("analysis", "interview", extras=ANALYSIS_EXTRAS)
+ANALYSIS = inline.Rows("analysis", "interview", extras=ANALYSIS_EXTRAS, single=True)
 SCENARIOS = inline.Rows(
     "scenario",
     "failure scenario",
@@ -650,7 +650,7 @@ def scenario_delete(request: AuthedRequest, uuid: Any, fca: Any, pk: int) -> Htt
 # TCO -----------------------------------------------------------------------------------
 
 TCO_EXTRAS = "discovery/tco_extras.html"
-TCO = inline.Rows("tco", "TCO comparison", extras=TCO_EXTRAS)
+TCO = inline.Rows("tco", "TCO comparison", extras=TCO_EXTRAS, single=True)
 ALTERNATIVES = inline.Rows("alternative", "alternative", extras=TCO_EXTRAS)
 
 

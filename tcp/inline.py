@@ -38,6 +38,9 @@ class Rows:
     noun: str  # for people: "failure scenario"
     figures: str = ""  # template of a row's derived figures, updated on every save
     extras: str = ""  # template of out-of-band updates around the rows (totals)
+    # The page's one object (a profile, an interview's header): ids without the primary
+    # key, which it may not have yet when the page is shown.
+    single: bool = False
 
 
 @dataclass
@@ -78,13 +81,16 @@ def edit_for(
     **state: str,
 ) -> RowEdit:
     save_url, delete_url = urls(row) if row.pk else ("", "")
-    return RowEdit(row, form, save_url, delete_url, card_id=f"{rows.name}-{row.pk}", **state)
+    card_id = rows.name if rows.single else f"{rows.name}-{row.pk}"
+    return RowEdit(row, form, save_url, delete_url, card_id=card_id, **state)
 
 
 FormFactory = Callable[..., Any]
 
 
 def _prefix(rows: Rows, item: models.Model | None) -> str:
+    if rows.single:
+        return rows.name
     return f"{rows.name}-{item.pk if item is not None and item.pk else 'new'}"
 
 

@@ -18,7 +18,10 @@ def _plain(value: Any) -> Any:
     """A JSON-safe form of a field value for the audit log."""
     if isinstance(value, models.Model):
         return str(value)
-    if isinstance(value, dt.date | dt.datetime | decimal.Decimal):
+    if isinstance(value, decimal.Decimal):
+        # 4000.00 from the database and 4000 from a form are the same amount.
+        return format(value.normalize(), "f") if value.is_finite() else str(value)
+    if isinstance(value, dt.date | dt.datetime):
         return str(value)
     if isinstance(value, list | tuple | set):
         return [_plain(v) for v in value]
@@ -140,13 +143,59 @@ def record_update[M: models.Model](
     after = {**field_values(obj, plain.keys()), **_m2m_values(obj, m2m.keys())}
     changes = changed_fields(before, after)
     if changes:
-        audit_record(
+        _audit_edit(
             actor=actor,
             action=action,
-            obj=audit_on or obj,
-            changes=_audit_changes(obj, audit_on, changes),
+            obj=obj,
+            audit_on=audit_on,
+            changes=changes,
+            before_item=str(stored) if audit_on is not None else None,
         )
     return obj
+
+
+# Rows save as people type: one person's edits of one row within this window read as one
+# change in the history, from the first old value to the last new one.
+EDIT_MERGE_WINDOW = dt.timedelta(minutes=5)
+
+
+def _audit_edit(
+    *,
+    actor: User | None,
+    action: str,
+    obj: models.Model,
+    audit_on: models.Model | None,
+    changes: dict[str, list[Any]],
+    before_item: str | None = None,
+) -> None:
+    target = audit_on or obj
+    last = (
+        AuditLogEntry.objects.select_for_update()
+        .filter(object_type=target._meta.label_lower, object_id=str(target.pk))
+        .order_by("-at", "-id")
+        .first()
+    )
+    item = str(obj) if audit_on is not None else None
+    now = timezone.now()
+    if (
+        last is not None
+        and actor is not None
+        and last.actor_id == actor.pk
+        and last.action == action
+        and now - last.at <= EDIT_MERGE_WINDOW
+        and last.changes.get("item") == (before_item or item)
+    ):
+        merged = {k: v for k, v in last.changes.items() if k != "item"}
+        for field, (old, new) in changes.items():
+            first_old = merged[field][0] if field in merged else old
+            merged[field] = [first_old, new]
+        merged = {k: v for k, v in merged.items() if v[0] != v[1]}
+        last.changes = {"item": item, **merged} if item else merged
+        last.at = now
+        last.save(update_fields=["changes", "at"])
+        return
+    body: dict[str, Any] = {"item": item} if item else {}
+    audit_record(actor=actor, action=action, obj=target, changes={**body, **changes})
 
 
 @transaction.atomic

@@ -31,3 +31,16 @@ def _show(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value) or "—"
     return str(value)
+
+
+@register.filter
+def audit_items(changes: dict[str, Any]) -> list[tuple[str, Any]]:
+    """An audit entry's changes for people: readable field names, the changed row first,
+    as they are."""
+    items: list[tuple[str, Any]] = []
+    for key, value in changes.items():
+        if key == "item":
+            items.insert(0, ("", f"“{value}”"))
+        else:
+            items.append((key.replace("_", " ").capitalize(), value))
+    return items

@@ -15,6 +15,7 @@ from tests.factories import (
     EngagementFactory,
     TeamMemberFactory,
     UserFactory,
+    complete_discovery,
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -31,6 +32,7 @@ def test_an_account_manager_opens_an_account_and_moves_an_engagement_one_stage(
     engagement = EngagementFactory.create(
         account=account, name="PACS migration", commercial_lead=alex
     )
+    complete_discovery(engagement)
     base = str(live_server)
 
     page.goto(f"{base}/login/")
