@@ -118,13 +118,13 @@ def test_an_account_manager_completes_discovery_and_then_moves_to_proposal(
         expect(page.locator(f"{card_id}-status")).to_contain_text("Saved")
         expect(page.locator(f"{card_id}-figures")).to_contain_text("all three dimensions")
 
-    # 1 × (250,000 + 95,000 × 8) + 0.05 × (1,500,000 + 4,000 × 48) = 1,010,000 + 84,600
+    # 1 * (250,000 + 95,000 * 8) + 0.05 * (1,500,000 + 4,000 * 48) = 1,010,000 + 84,600
     first = page.locator("#scenario-list .row-card").first
     expect(first.locator(".row-figures")).to_contain_text(
         re.compile(r"Expected loss a year\s*GBP 1,010,000")
     )
     expect(page.locator("#fca-totals")).to_contain_text("GBP 1,094,600")
-    # The worst single incident: 1,500,000 + 4,000 × 48.
+    # The worst single incident: 1,500,000 + 4,000 * 48.
     expect(page.locator("#fca-totals")).to_contain_text("GBP 1,692,000")
 
     # A constraint the scenarios justify, then the interview is complete.
@@ -155,7 +155,7 @@ def test_an_account_manager_completes_discovery_and_then_moves_to_proposal(
     status_quo.get_by_label("Category").select_option("operating")
     status_quo.get_by_label("Amount").fill("640000")
     status_quo.get_by_role("button", name="Add cost line").click()
-    expect(page.locator("#tco-totals")).to_contain_text("3,200,000")  # 640,000 × 5 years
+    expect(page.locator("#tco-totals")).to_contain_text("3,200,000")  # 640,000 * 5 years
     chart = page.get_by_role("img", name="Bar chart of the lifetime cost")
     expect(chart).to_be_visible()
     chart.screenshot(path=artifacts_dir / "tco-chart.png")
