@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Case, Count, F, Max, Q, Sum, Value, When
+from django.db.models import Count, F, Max, Q, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -522,11 +522,8 @@ class TcoAlternative(VersionedModel):
     difference: Decimal | None
 
     class Meta:
-        ordering = [
-            "comparison",
-            Case(When(kind="ours", then=0), When(kind="competitor", then=1), default=2),
-            "id",
-        ]
+        # Our proposal and the status quo are created with the comparison, competitors later.
+        ordering = ["comparison", "id"]
         constraints = [
             # Competitors are many; our proposal and the status quo are one each.
             models.UniqueConstraint(
@@ -578,7 +575,7 @@ class TcoCostLine(VersionedModel):
     )
 
     class Meta:
-        ordering = ["alternative", "category"]
+        ordering = ["alternative_id", "category"]
         constraints = [
             models.UniqueConstraint(fields=["alternative", "category"], name="cost_line_once"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="cost_line_not_negative"),

@@ -57,13 +57,16 @@ def profile_with_counts(account: Account) -> ClientIntelligenceProfile:
     return profile
 
 
-def discovery_blockers(*, engagement: Engagement) -> list[Blocker]:
+def discovery_blockers(
+    *, engagement: Engagement, profile: ClientIntelligenceProfile | None = None
+) -> list[Blocker]:
     """What is missing before this engagement may have a proposal (empty: discovery complete).
 
     Discovery is complete when the account's client intelligence profile is complete and at
-    least one of the engagement's Failure-Cost Analyses is complete.
+    least one of the engagement's Failure-Cost Analyses is complete. `profile`: the account's
+    profile from profile_with_counts(), when the caller has it already.
     """
-    profile = profile_with_counts(engagement.account)
+    profile = profile or profile_with_counts(engagement.account)
     blockers = [
         Blocker(f"Client intelligence profile: {message}", profile_url(engagement.account, anchor))
         for message, anchor in profile.missing()
@@ -103,9 +106,11 @@ class ChecklistItem:
     detail: str = ""
 
 
-def discovery_checklist(*, engagement: Engagement) -> list[ChecklistItem]:
+def discovery_checklist(
+    *, engagement: Engagement, profile: ClientIntelligenceProfile | None = None
+) -> list[ChecklistItem]:
     """The discovery page's checklist: each condition of the rule and whether it holds."""
-    profile = profile_with_counts(engagement.account)
+    profile = profile or profile_with_counts(engagement.account)
     gaps = profile.missing()
     analyses = FailureCostAnalysis.objects.filter(engagement=engagement)
     complete = analyses.complete().count()
@@ -448,6 +453,22 @@ def tco_get_or_create(*, engagement: Engagement) -> TcoComparison:
             ]
         )
     return comparison
+
+
+@transaction.atomic
+def tco_save(
+    *,
+    engagement: Engagement,
+    actor: User | None,
+    data: Mapping[str, Any],
+    version: int | None = None,
+) -> TcoComparison:
+    """Change the comparison's lifespan and value proposition, starting the comparison on
+    the first save (nothing is written when the values are refused)."""
+    comparison = tco_get_or_create(engagement=engagement)
+    if comparison.version == 1 and version is None:
+        version = 1
+    return tco_update(comparison=comparison, actor=actor, data=data, version=version)
 
 
 def tco_update(

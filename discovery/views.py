@@ -8,8 +8,9 @@ goes through discovery.services.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, cast
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Model, Q, QuerySet
@@ -288,9 +289,15 @@ def _constraint_form_factory(engagement: Engagement) -> Callable[..., Any]:
     scenarios = FailureScenario.objects.filter(analysis__engagement=engagement).select_related(
         "analysis"
     )
+    choices: list[tuple[int, str]] = []
 
     def make(*args: Any, **kwargs: Any) -> NeverEventForm:
-        return NeverEventForm(*args, scenarios=scenarios, **kwargs)
+        form = NeverEventForm(*args, scenarios=scenarios, **kwargs)
+        # One query for the page's choices, not one per constraint card.
+        if not choices:
+            choices.extend((s.pk, str(s)) for s in scenarios)
+        cast(forms.ModelMultipleChoiceField, form.fields["scenarios"]).choices = choices
+        return form
 
     return make
 
@@ -329,8 +336,8 @@ def _checklist_page(
             "organisation": organisation,
             "can_edit": engagement.is_editable_by(request.user),
             "pre_adoption": engagement.is_pre_adoption(organisation.tcp_adoption_date),
-            "checklist": services.discovery_checklist(engagement=engagement),
-            "blockers": services.discovery_blockers(engagement=engagement),
+            "checklist": services.discovery_checklist(engagement=engagement, profile=profile),
+            "blockers": services.discovery_blockers(engagement=engagement, profile=profile),
             "analyses": [(a, totals.get(a.pk, {})) for a in analyses],
             "start_form": start_form
             or AnalysisForm(
@@ -601,7 +608,9 @@ def analysis_sign_off(request: AuthedRequest, uuid: Any, fca: Any) -> HttpRespon
                 on=form.cleaned_data["on"],
             )
         except ValidationError as refusal:
-            inline._errors_onto(form, refusal)
+            loose = inline._errors_onto(form, refusal)
+            if loose:
+                return _analysis_page(request, item, sign_off_form=form, errors=[loose])
         else:
             messages.success(request, "Client sign-off recorded.")
             return inline.redirect_to(request, request.path.rsplit("/", 2)[0] + "/")
@@ -682,6 +691,8 @@ def _tco_context(comparison: TcoComparison) -> dict[str, Any]:
         if comparison.pk
         else []
     )
+    rank = {"ours": 0, "competitor": 1, "status_quo": 2}
+    alternatives.sort(key=lambda a: (rank[a.kind], a.pk))
     ours = next((a for a in alternatives if a.kind == "ours"), None)
     for alternative in alternatives:
         alternative.difference = alternative.lifetime - ours.lifetime if ours is not None else None
@@ -739,15 +750,16 @@ def _tco_page(
     cards = []
     for alternative in context["alternatives"]:
         rows = _line_rows(alternative.pk)
-        failed_here = failed if failed and failed.card_id.startswith(rows.name) else None
+        failed_here = failed if failed and failed.card_id.startswith(rows.name + "-") else None
         cards.append(
             {
-                "alternative": inline.edit_for(
+                "alternative": inline.row_edits(
                     ALTERNATIVES,
-                    alternative,
-                    inline.form_for(ALTERNATIVES, AlternativeForm, alternative),
+                    [alternative],
+                    AlternativeForm,
                     _alternative_urls(comparison),
-                ),
+                    failed,
+                )[0],
                 "rows": rows,
                 "edits": inline.row_edits(
                     rows,
@@ -798,13 +810,15 @@ def _tco_page(
 def tco(request: AuthedRequest, uuid: Any) -> HttpResponse:
     if request.method == "GET":
         return _tco_page(request, _tco(request, uuid))
-    comparison = _tco(request, uuid, edit=True)
+    # The first save starts the comparison, in the same transaction: a refused one writes nothing.
+    comparison = _tco(request, uuid)
+    engagement = _engagement(request, uuid, edit=True)
     return inline.row_save(
         request,
         rows=TCO,
         item=comparison,
         make_form=TcoForm,
-        save=_service_call(services.tco_update, comparison=comparison, actor=request.user),
+        save=_service_call(services.tco_save, engagement=engagement, actor=request.user),
         urls=lambda row: (request.path, ""),
         context=lambda: _tco_context(comparison),
         page=lambda **extra: _tco_page(request, comparison, **extra),

@@ -207,6 +207,9 @@ def _check_path(engagement: Engagement, organisation: OrganisationSettings) -> l
     """A record created straight into a later stage must satisfy every stage it skipped."""
     target = engagement.stage
     passed = MAIN_PATH[1 : MAIN_PATH.index(Stage(target)) + 1] if target in MAIN_PATH else []
+    if target not in MAIN_PATH and engagement.proposal_on is not None:
+        # Lost or cancelled after a proposal: the proposal still had to follow the rules.
+        passed = [Stage.PROPOSAL]
     blockers: list[Blocker] = []
     for stage in passed:
         date_field = STAGE_DATE_FIELD.get(stage)

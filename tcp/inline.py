@@ -66,7 +66,7 @@ def row_edits(
     """The cards of a page: one per row, the refused one (no-JavaScript save) as it was sent."""
     edits = []
     for item in items:
-        if failed is not None and failed.row.pk == item.pk:
+        if failed is not None and failed.card_id == _card_id(rows, item):
             edits.append(failed)
         else:
             edits.append(edit_for(rows, item, form_for(rows, make_form, item), urls))
@@ -81,8 +81,11 @@ def edit_for(
     **state: str,
 ) -> RowEdit:
     save_url, delete_url = urls(row) if row.pk else ("", "")
-    card_id = rows.name if rows.single else f"{rows.name}-{row.pk}"
-    return RowEdit(row, form, save_url, delete_url, card_id=card_id, **state)
+    return RowEdit(row, form, save_url, delete_url, card_id=_card_id(rows, row), **state)
+
+
+def _card_id(rows: Rows, row: models.Model) -> str:
+    return rows.name if rows.single else f"{rows.name}-{row.pk}"
 
 
 FormFactory = Callable[..., Any]
@@ -149,6 +152,8 @@ def row_save(
             form = form_for(rows, card_form or make_form, row)
         except ValidationError as refusal:
             error = _errors_onto(form, refusal)
+            if creating and error:
+                form.add_error(None, error)  # the add form shows it above its fields
     else:
         error = " ".join(form.non_field_errors())
     ok = row is not None and not conflict

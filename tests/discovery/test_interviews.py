@@ -241,11 +241,6 @@ def test_a_future_interview_date_is_refused_in_the_header(
     assert (analysis.held_on, analysis.version) == (timezone.localdate(), 1)
 
 
-@pytest.mark.xfail(
-    reason="tcp.inline.row_edits matches the refused row by primary key only, so a refused "
-    "interview header replaces the card of the scenario that shares its id",
-    strict=True,
-)
 def test_a_refused_header_save_keeps_every_scenario_card_on_the_page(
     owner: User, analysis: FailureCostAnalysis
 ) -> None:
@@ -390,12 +385,6 @@ def test_a_bad_sign_off_is_refused_beside_the_field(
     assert complete.signed_off_by is None
 
 
-@pytest.mark.xfail(
-    reason="analysis_sign_off drops the service's refusal of a draft interview "
-    "(inline._errors_onto's return value is ignored, and the sign-off form is hidden on a "
-    "draft), so the page answers 400 without saying why",
-    strict=True,
-)
 def test_signing_off_a_draft_interview_is_refused_and_says_why(
     owner: User, analysis: FailureCostAnalysis, contact: Contact
 ) -> None:

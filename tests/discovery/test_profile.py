@@ -187,12 +187,6 @@ def test_editing_a_target_to_a_bad_year_keeps_the_stored_one(
     assert (stored.horizon_year, stored.version) == (target.horizon_year, 1)
 
 
-@pytest.mark.xfail(
-    reason="tcp.inline.row_edits matches the refused row by primary key only; the profile "
-    "page passes the refused target to every section, so a stakeholder (or obligation) whose "
-    "id equals the target's is replaced by a second copy of the target's card",
-    strict=True,
-)
 def test_a_refused_target_save_leaves_the_other_sections_intact(
     owner: User, discovered: Engagement
 ) -> None:
@@ -315,11 +309,6 @@ def test_a_stakeholder_needs_a_known_buyer_role(owner: User, account: Account) -
     assert not Stakeholder.objects.exists()
 
 
-@pytest.mark.xfail(
-    reason="a service refusal with no field (the one-stakeholder-per-contact constraint) is "
-    "dropped by tcp.inline.row_save on an add form",
-    strict=True,
-)
 def test_the_same_contact_cannot_be_named_twice_and_the_page_says_so(
     owner: User, discovered: Engagement
 ) -> None:

@@ -335,11 +335,6 @@ def test_history_created_in_a_later_stage_before_the_adoption_date_is_exempt(
     assert engagement.is_pre_adoption(OrganisationSettings.load().tcp_adoption_date)
 
 
-@pytest.mark.xfail(
-    reason="engagement_create only checks MAIN_PATH stages: a record created as lost or "
-    "cancelled with a post-adoption proposal date skips the discovery rule",
-    strict=True,
-)
 @pytest.mark.parametrize("stage", [Stage.LOST, Stage.CANCELLED])
 def test_a_closed_record_with_a_proposal_date_cannot_slip_past_discovery(
     stage: Stage, owner: User
