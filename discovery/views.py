@@ -178,16 +178,9 @@ def _profile_page(
                 "add_url": reverse("discovery:profile_items", args=[account.uuid, kind]),
             }
         )
-    profile_edit = (
-        failed
-        if failed and isinstance(failed.row, ClientIntelligenceProfile)
-        else inline.edit_for(
-            PROFILE,
-            profile,
-            inline.form_for(PROFILE, ProfileForm, profile),
-            _profile_main_urls(account),
-        )
-    )
+    profile_edit = inline.row_edits(
+        PROFILE, [profile], ProfileForm, _profile_main_urls(account), failed
+    )[0]
     return render(
         request,
         "discovery/profile.html",
@@ -495,16 +488,9 @@ def _analysis_page(
     engagement = analysis.engagement
     scenarios = FailureScenario.objects.filter(analysis=analysis).with_figures()
     make_analysis = _analysis_form_factory(analysis)
-    header = (
-        failed
-        if failed and isinstance(failed.row, FailureCostAnalysis)
-        else inline.edit_for(
-            ANALYSIS,
-            analysis,
-            inline.form_for(ANALYSIS, make_analysis, analysis),
-            _analysis_urls(analysis),
-        )
-    )
+    header = inline.row_edits(
+        ANALYSIS, [analysis], make_analysis, _analysis_urls(analysis), failed
+    )[0]
     new_failed = (
         failed if failed and isinstance(failed.row, FailureScenario) and not failed.row.pk else None
     )
@@ -777,16 +763,8 @@ def _tco_page(
                 ),
             }
         )
-    header = (
-        failed
-        if failed and isinstance(failed.row, TcoComparison)
-        else inline.edit_for(
-            TCO,
-            comparison,
-            inline.form_for(TCO, TcoForm, comparison),
-            lambda row: (reverse("discovery:tco", args=[engagement.uuid]), ""),
-        )
-    )
+    tco_url = reverse("discovery:tco", args=[engagement.uuid])
+    header = inline.row_edits(TCO, [comparison], TcoForm, lambda row: (tco_url, ""), failed)[0]
     return render(
         request,
         "discovery/tco.html",
