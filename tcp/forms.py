@@ -47,6 +47,7 @@ class OrganisationSettingsForm(StyledFormMixin, forms.ModelForm):
             "baseline_start",
             "baseline_end",
             "maturity_level",
+            "one_on_one_cadence_days",
         ]
         widgets = {
             "tcp_adoption_date": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),

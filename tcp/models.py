@@ -149,6 +149,12 @@ class OrganisationSettings(models.Model):
     maturity_level = models.PositiveSmallIntegerField(
         choices=MaturityLevel.choices, default=MaturityLevel.VALUE_LED
     )
+    one_on_one_cadence_days = models.PositiveSmallIntegerField(
+        "1:1 cadence (days)",
+        default=14,
+        validators=[MinValueValidator(1), MaxValueValidator(90)],
+        help_text="A manager's 1:1 with a report is overdue once this many days pass without one.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
