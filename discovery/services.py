@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -34,7 +34,13 @@ from discovery.models import (
 from engagements.models import Account, Contact, Engagement, Stage
 from engagements.services import Blocker
 from tcp.models import OrganisationSettings, User
-from tcp.services import audit_record, record_create, record_delete, record_update
+from tcp.services import (
+    audit_record,
+    record_create,
+    record_delete,
+    record_save,
+    record_update,
+)
 
 # The rule ------------------------------------------------------------------------------
 
@@ -153,29 +159,6 @@ def profile_update(
     )
 
 
-def _child_save[M: models.Model](
-    *,
-    item: M,
-    actor: User | None,
-    data: Mapping[str, Any],
-    noun: str,
-    audit_on: models.Model,
-    version: int | None,
-) -> M:
-    if item.pk is None:
-        return record_create(
-            obj=item, actor=actor, data=data, action=f"{noun}.create", audit_on=audit_on
-        )
-    return record_update(
-        obj=item,
-        actor=actor,
-        data=data,
-        action=f"{noun}.update",
-        expected_version=version,
-        audit_on=audit_on,
-    )
-
-
 def growth_target_save(
     *,
     profile: ClientIntelligenceProfile,
@@ -185,7 +168,7 @@ def growth_target_save(
     version: int | None = None,
 ) -> GrowthTarget:
     item = target or GrowthTarget(profile=profile)
-    return _child_save(
+    return record_save(
         item=item, actor=actor, data=data, noun="target", audit_on=profile, version=version
     )
 
@@ -199,7 +182,7 @@ def obligation_save(
     version: int | None = None,
 ) -> RegulatoryObligation:
     item = obligation or RegulatoryObligation(profile=profile)
-    return _child_save(
+    return record_save(
         item=item, actor=actor, data=data, noun="obligation", audit_on=profile, version=version
     )
 
@@ -213,7 +196,7 @@ def stakeholder_save(
     version: int | None = None,
 ) -> Stakeholder:
     item = stakeholder or Stakeholder(profile=profile)
-    return _child_save(
+    return record_save(
         item=item, actor=actor, data=data, noun="stakeholder", audit_on=profile, version=version
     )
 
@@ -377,7 +360,7 @@ def scenario_save(
     """
     locked = _lock(analysis)
     item = scenario or FailureScenario(analysis=locked)
-    saved = _child_save(
+    saved = record_save(
         item=item,
         actor=actor,
         data=data,
@@ -423,7 +406,7 @@ def never_event_save(
     if any(s.analysis.engagement_id != engagement.pk for s in scenarios):
         raise ValidationError({"scenarios": "Choose scenarios from this engagement's interviews."})
     item = never_event or NeverEvent(engagement=engagement)
-    return _child_save(
+    return record_save(
         item=item, actor=actor, data=data, noun="constraint", audit_on=engagement, version=version
     )
 
@@ -497,7 +480,7 @@ def alternative_save(
     version: int | None = None,
 ) -> TcoAlternative:
     item = alternative or TcoAlternative(comparison=comparison, kind=AlternativeKind.COMPETITOR)
-    return _child_save(
+    return record_save(
         item=item,
         actor=actor,
         data=data,
@@ -529,7 +512,7 @@ def cost_line_save(
     version: int | None = None,
 ) -> TcoCostLine:
     item = line or TcoCostLine(alternative=alternative)
-    return _child_save(
+    return record_save(
         item=item,
         actor=actor,
         data=data,

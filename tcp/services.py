@@ -229,6 +229,31 @@ def record_create[M: models.Model](
     return obj
 
 
+def record_save[M: models.Model](
+    *,
+    item: M,
+    actor: User | None,
+    data: Mapping[str, Any],
+    noun: str,
+    audit_on: models.Model | None,
+    version: int | None,
+) -> M:
+    """Create `item` (no primary key yet) or update it from the version the person started
+    from; actions are "<noun>.create" and "<noun>.update"."""
+    if item.pk is None:
+        return record_create(
+            obj=item, actor=actor, data=data, action=f"{noun}.create", audit_on=audit_on
+        )
+    return record_update(
+        obj=item,
+        actor=actor,
+        data=data,
+        action=f"{noun}.update",
+        expected_version=version,
+        audit_on=audit_on,
+    )
+
+
 @transaction.atomic
 def record_delete(
     *,
