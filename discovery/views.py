@@ -7,7 +7,7 @@ goes through discovery.services.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any, cast
 
 from django import forms
@@ -80,17 +80,6 @@ def _trail(*objects: Model, limit: int = 15) -> QuerySet[AuditLogEntry]:
         if obj.pk:
             match |= Q(object_type=obj._meta.label_lower, object_id=str(obj.pk))
     return AuditLogEntry.objects.filter(match).select_related("actor")[:limit]
-
-
-def _service_call(
-    save: Callable[..., Model], **bound: Any
-) -> Callable[[Mapping[str, Any], int | None], Model]:
-    """Adapt a service to tcp.inline's save(data, version)."""
-
-    def call(data: Mapping[str, Any], version: int | None) -> Model:
-        return save(data=data, version=version, **bound)
-
-    return call
 
 
 # Client intelligence profile -----------------------------------------------------------
@@ -212,7 +201,7 @@ def profile(request: AuthedRequest, uuid: Any) -> HttpResponse:
         rows=PROFILE,
         item=instance,
         make_form=ProfileForm,
-        save=_service_call(services.profile_update, profile=instance, actor=request.user),
+        save=inline.service_call(services.profile_update, profile=instance, actor=request.user),
         urls=_profile_main_urls(account),
         context=lambda: _profile_context(account),
         page=lambda **extra: _profile_page(request, account, **extra),
@@ -235,7 +224,7 @@ def profile_item(
         rows=rows,
         item=item,
         make_form=_profile_form_factory(account, kind),
-        save=_service_call(save, profile=instance, actor=request.user, **{noun: item}),
+        save=inline.service_call(save, profile=instance, actor=request.user, **{noun: item}),
         urls=_profile_urls(account, kind),
         context=lambda: _profile_context(account),
         page=lambda **extra: _profile_page(request, account, **extra),
@@ -385,7 +374,7 @@ def constraint(request: AuthedRequest, uuid: Any, pk: int | None = None) -> Http
         rows=CONSTRAINTS,
         item=item,
         make_form=_constraint_form_factory(engagement),
-        save=_service_call(
+        save=inline.service_call(
             services.never_event_save, engagement=engagement, actor=request.user, never_event=item
         ),
         urls=_constraint_urls(engagement),
@@ -531,7 +520,7 @@ def analysis(request: AuthedRequest, uuid: Any, fca: Any) -> HttpResponse:
         rows=ANALYSIS,
         item=item,
         make_form=_analysis_form_factory(item),
-        save=_service_call(services.fca_update, analysis=item, actor=request.user),
+        save=inline.service_call(services.fca_update, analysis=item, actor=request.user),
         urls=_analysis_urls(item),
         context=lambda: _analysis_context(item),
         page=lambda **extra: _analysis_page(request, item, **extra),
@@ -616,7 +605,7 @@ def scenario(request: AuthedRequest, uuid: Any, fca: Any, pk: int | None = None)
         rows=SCENARIOS,
         item=item,
         make_form=ScenarioForm if item else NewScenarioForm,
-        save=_service_call(
+        save=inline.service_call(
             services.scenario_save, analysis=item_analysis, actor=request.user, scenario=item
         ),
         urls=_scenario_urls(item_analysis),
@@ -796,7 +785,7 @@ def tco(request: AuthedRequest, uuid: Any) -> HttpResponse:
         rows=TCO,
         item=comparison,
         make_form=TcoForm,
-        save=_service_call(services.tco_save, engagement=engagement, actor=request.user),
+        save=inline.service_call(services.tco_save, engagement=engagement, actor=request.user),
         urls=lambda row: (request.path, ""),
         context=lambda: _tco_context(comparison),
         page=lambda **extra: _tco_page(request, comparison, **extra),
@@ -836,7 +825,7 @@ def alternative(request: AuthedRequest, uuid: Any, pk: int | None = None) -> Htt
         rows=ALTERNATIVES,
         item=item,
         make_form=AlternativeForm,
-        save=_service_call(
+        save=inline.service_call(
             services.alternative_save, comparison=comparison, actor=request.user, alternative=item
         ),
         urls=_alternative_urls(comparison),
@@ -882,7 +871,7 @@ def _line_save(
         rows=_line_rows(alternative.pk),
         item=item,
         make_form=CostLineForm,
-        save=_service_call(
+        save=inline.service_call(
             services.cost_line_save, alternative=alternative, actor=request.user, line=item
         ),
         urls=_line_urls(comparison),

@@ -4,13 +4,33 @@ so each rule lives here once."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import (
+    BooleanField,
+    Case,
+    Count,
+    DateField,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, ExtractDay
 from django.urls import reverse
 from django.utils import timezone
 
@@ -19,13 +39,40 @@ from engagements.models import (
     TRANSITIONS,
     Account,
     AccountTeamMember,
+    AccountTemperature,
+    AdoptionStep,
+    AttendanceMode,
+    CareerNote,
     Contact,
     Engagement,
+    MetricReading,
+    Milestone,
+    MilestoneAttendance,
+    MilestoneQuerySet,
+    NextStep,
+    OneOnOne,
+    OneOnOneOpportunity,
+    PostSaleActivity,
+    ScopeChange,
+    ScopeItem,
     Stage,
     StageChange,
+    SuccessMetric,
+    SuccessPlan,
+    TeamRole,
 )
-from tcp.models import OrganisationSettings, User
-from tcp.services import audit_record, changed_fields, field_values, record_update
+from tcp.models import ACTION_LABELS, AuditLogEntry, OrganisationSettings, User
+from tcp.services import (
+    EDIT_MERGE_WINDOW,
+    audit_record,
+    changed_fields,
+    field_values,
+    notification_send,
+    record_create,
+    record_delete,
+    record_save,
+    record_update,
+)
 
 
 @dataclass(frozen=True)
@@ -307,6 +354,8 @@ def engagement_update(
         blockers += _field_blockers(engagement, engagement.stage)
     if blockers:
         raise StageChangeRefused(blockers)
+    if engagement.contracted_effort_days != stored.contracted_effort_days:
+        _refuse_effort_change(stored)
     engagement.save(update_fields=[*data.keys(), "updated_at"])
     changes = changed_fields(before, field_values(engagement, data.keys()))
     if product_lines is not None:
@@ -318,6 +367,351 @@ def engagement_update(
     if changes:
         audit_record(actor=actor, action="engagement.update", obj=engagement, changes=changes)
     return engagement
+
+
+# Delivery: contracted scope, scope changes, milestones and attendance ---------------------
+
+ACTION_LABELS.update(
+    {
+        "scope_item.create": "added a scope item",
+        "scope_item.update": "edited a scope item",
+        "scope_item.delete": "removed a scope item",
+        "scope_change.create": "recorded a scope change",
+        "scope_change.update": "edited a scope change",
+        "scope_change.delete": "removed a scope change",
+        "milestone.create": "planned a milestone",
+        "milestone.update": "edited a milestone",
+        "milestone.delete": "removed a milestone",
+        "milestone.attendance": "recorded attendance",
+    }
+)
+
+
+def _lock_engagement(engagement: Engagement) -> Engagement:
+    return Engagement.objects.select_for_update().get(pk=engagement.pk)
+
+
+def _sync_contracted_effort(engagement: Engagement) -> None:
+    """Before the contract, the contracted effort is the sum of the scope items."""
+    total = ScopeItem.objects.filter(engagement=engagement).aggregate(days=Sum("estimated_days"))[
+        "days"
+    ]
+    if engagement.contracted_effort_days != total:
+        engagement.contracted_effort_days = total
+        engagement.save(update_fields=["contracted_effort_days", "updated_at"])
+
+
+def _refuse_frozen_scope(engagement: Engagement) -> None:
+    if engagement.scope_is_frozen:
+        raise ValidationError(
+            "The scope was frozen when the engagement was contracted: record a scope change "
+            "instead."
+        )
+
+
+@transaction.atomic
+def scope_item_save(
+    *,
+    engagement: Engagement,
+    actor: User | None,
+    data: Mapping[str, Any],
+    item: ScopeItem | None = None,
+    version: int | None = None,
+) -> ScopeItem:
+    """Add or change a scope item while the engagement is in discovery or proposal; the
+    contracted effort follows their sum. Refused once it is contracted (the scope froze)."""
+    locked = _lock_engagement(engagement)
+    _refuse_frozen_scope(locked)
+    saved = record_save(
+        item=item or ScopeItem(engagement=locked),
+        actor=actor,
+        data=data,
+        noun="scope_item",
+        audit_on=locked,
+        version=version,
+    )
+    _sync_contracted_effort(locked)
+    return saved
+
+
+@transaction.atomic
+def scope_item_delete(*, item: ScopeItem, actor: User | None) -> None:
+    locked = _lock_engagement(item.engagement)
+    _refuse_frozen_scope(locked)
+    record_delete(obj=item, actor=actor, action="scope_item.delete", audit_on=locked)
+    _sync_contracted_effort(locked)
+
+
+def _check_business_date(
+    day: dt.date | None, *, field: str, engagement: Engagement, earliest: dt.date, since: str
+) -> None:
+    if day is None:
+        return
+    if day < earliest:
+        raise ValidationError(
+            {field: f"{day:%d %b %Y} is before {since} ({earliest:%d %b %Y})."}
+        )
+    if day > timezone.localdate():
+        raise ValidationError({field: f"{day:%d %b %Y} is in the future."})
+
+
+@transaction.atomic
+def scope_change_save(
+    *,
+    engagement: Engagement,
+    actor: User | None,
+    data: Mapping[str, Any],
+    change: ScopeChange | None = None,
+    version: int | None = None,
+) -> ScopeChange:
+    """Record or correct a change to the contracted scope.
+
+    Preconditions: the engagement has been contracted (before that, its scope items are
+    still being estimated); the change adds or removes effort (not zero); it was approved
+    between the contract signature and today.
+    """
+    locked = _lock_engagement(engagement)
+    if locked.stage not in (Stage.CONTRACTED, Stage.DELIVERY, Stage.COMPLETED):
+        raise ValidationError(
+            "Scope changes are recorded once the engagement is contracted; before that, "
+            "change its scope items."
+        )
+    delta = data.get("effort_delta_days", change.effort_delta_days if change else None)
+    if delta is not None and delta == 0:
+        raise ValidationError(
+            {"effort_delta_days": "Enter the days added (positive) or taken out (negative)."}
+        )
+    approved_on = data.get("approved_on", change.approved_on if change else None)
+    _check_business_date(
+        approved_on,
+        field="approved_on",
+        engagement=locked,
+        earliest=locked.contract_signed_on or locked.opened_on,
+        since="the contract was signed" if locked.contract_signed_on else "the engagement opened",
+    )
+    return record_save(
+        item=change or ScopeChange(engagement=locked),
+        actor=actor,
+        data=data,
+        noun="scope_change",
+        audit_on=locked,
+        version=version,
+    )
+
+
+@transaction.atomic
+def scope_change_delete(*, change: ScopeChange, actor: User | None) -> None:
+    locked = _lock_engagement(change.engagement)
+    record_delete(obj=change, actor=actor, action="scope_change.delete", audit_on=locked)
+
+
+def _check_held_on(engagement: Engagement, held_on: dt.date | None) -> None:
+    _check_business_date(
+        held_on,
+        field="held_on",
+        engagement=engagement,
+        earliest=engagement.opened_on,
+        since="the engagement began",
+    )
+
+
+@transaction.atomic
+def milestone_save(
+    *,
+    engagement: Engagement,
+    actor: User | None,
+    data: Mapping[str, Any],
+    milestone: Milestone | None = None,
+    version: int | None = None,
+) -> Milestone:
+    """Plan a milestone or change it. A new milestone whose `critical` is not given (None)
+    is critical when its kind is (architecture reviews and go-lives). It cannot have been
+    held before the engagement began or in the future."""
+    locked = _lock_engagement(engagement)
+    data = dict(data)
+    if data.get("critical") is None:
+        if milestone is None:
+            data["critical"] = Milestone.critical_by_default(data.get("kind", ""))
+        else:
+            data.pop("critical", None)
+    _check_held_on(locked, data.get("held_on"))
+    return record_save(
+        item=milestone or Milestone(engagement=locked),
+        actor=actor,
+        data=data,
+        noun="milestone",
+        audit_on=locked,
+        version=version,
+    )
+
+
+@transaction.atomic
+def milestone_delete(*, milestone: Milestone, actor: User | None) -> None:
+    locked = _lock_engagement(milestone.engagement)
+    record_delete(obj=milestone, actor=actor, action="milestone.delete", audit_on=locked)
+
+
+def awaiting_attendance(user: User) -> MilestoneQuerySet:
+    """Milestones of the engagements `user` delivers that have come due without an
+    attendance record."""
+    recorded = MilestoneAttendance.objects.filter(milestone=OuterRef("pk"))
+    return (
+        Milestone.objects.filter(
+            engagement__delivery_manager=user, planned_on__lte=timezone.localdate()
+        )
+        .exclude(engagement__stage__in=[Stage.LOST, Stage.CANCELLED])
+        .filter(Q(held_on__isnull=True) | ~Exists(recorded))
+    )
+
+
+@dataclass(frozen=True)
+class TeamSeat:
+    person: User
+    seat: str  # what they are on this engagement, for people
+
+
+def engagement_team(engagement: Engagement) -> list[TeamSeat]:
+    """Who can attend the engagement's milestones: the commercial lead, the delivery
+    manager and everyone with a seat on the account team, each once (lead first)."""
+    seats: dict[int, TeamSeat] = {}
+    lead = engagement.commercial_lead
+    seats[lead.pk] = TeamSeat(lead, "Commercial lead")
+    if engagement.delivery_manager_id is not None:
+        manager = engagement.delivery_manager
+        assert manager is not None
+        seats.setdefault(manager.pk, TeamSeat(manager, "Delivery manager"))
+    members = AccountTeamMember.objects.filter(account_id=engagement.account_id).select_related(
+        "user"
+    )
+    for member in members:
+        seats.setdefault(member.user_id, TeamSeat(member.user, TeamRole(member.role).label))
+    return list(seats.values())
+
+
+@dataclass(frozen=True)
+class AttendanceLine:
+    person: User
+    mode: str
+    note: str = ""
+
+
+def _notify_missed(milestone: Milestone, engagement: Engagement) -> None:
+    lead = engagement.commercial_lead
+    recipients = [lead] if lead.manager is None else [lead, lead.manager]
+    held = milestone.held_on
+    assert held is not None
+    notification_send(
+        recipients=recipients,
+        message=f"{lead} did not contribute to the {milestone.kind_label.lower()} of "
+        f"{engagement} held on {held:%d %b %Y}, a critical milestone.",
+        link=reverse("engagements:delivery", args=[engagement.uuid]) + f"#milestone-{milestone.pk}",
+        dedupe_key=f"milestone-missed-{milestone.pk}-{held:%Y%m%d}",
+    )
+
+
+@transaction.atomic
+def milestone_attendance_record(
+    *,
+    milestone: Milestone,
+    actor: User | None,
+    held_on: dt.date,
+    lines: Sequence[AttendanceLine],
+) -> Milestone:
+    """Record that a milestone was held on `held_on` and how each person attended,
+    replacing what was recorded before for the milestone.
+
+    Preconditions: every person is on the engagement's team (engagement_team) and appears
+    once; each mode is an AttendanceMode; the date is between the engagement's opening and
+    today. Otherwise ValidationError and nothing changes. A critical milestone held without
+    the commercial lead contributing notifies the lead and their manager.
+    """
+    locked = Milestone.objects.select_for_update().get(pk=milestone.pk)
+    engagement = Engagement.objects.select_related("commercial_lead", "delivery_manager").get(
+        pk=locked.engagement_id
+    )
+    if held_on is None:
+        raise ValidationError({"held_on": "Give the date the milestone was held."})
+    _check_held_on(engagement, held_on)
+    team = {seat.person.pk for seat in engagement_team(engagement)}
+    seen: set[int] = set()
+    for line in lines:
+        if line.person.pk not in team:
+            raise ValidationError(
+                f"{line.person} is not on this engagement's team, so their attendance "
+                "cannot be recorded."
+            )
+        if line.person.pk in seen:
+            raise ValidationError(f"{line.person} is listed twice.")
+        seen.add(line.person.pk)
+        if line.mode not in AttendanceMode.values:
+            raise ValidationError(f"“{line.mode}” is not a way of attending.")
+        if len(line.note) > 300:
+            raise ValidationError(f"Keep the note on {line.person} under 300 characters.")
+
+    before = {
+        str(a.person): a.mode
+        for a in MilestoneAttendance.objects.filter(milestone=locked).select_related("person")
+    }
+    old_held = locked.held_on
+    locked.held_on = held_on
+    locked.version += 1
+    locked.updated_by = actor
+    locked.save(update_fields=["held_on", "version", "updated_by", "updated_at"])
+    MilestoneAttendance.objects.filter(milestone=locked).exclude(person__in=seen).delete()
+    now = timezone.now()
+    MilestoneAttendance.objects.bulk_create(
+        [
+            MilestoneAttendance(
+                milestone=locked,
+                person=line.person,
+                mode=line.mode,
+                note=line.note,
+                recorded_by=actor,
+                recorded_at=now,
+            )
+            for line in lines
+        ],
+        update_conflicts=True,
+        unique_fields=["milestone", "person"],
+        update_fields=["mode", "note", "recorded_by", "recorded_at"],
+    )
+    after = {str(line.person): line.mode for line in lines}
+    changes: dict[str, Any] = changed_fields(before, after)
+    if old_held != held_on:
+        changes["held_on"] = [old_held, held_on]
+    audit_record(
+        actor=actor,
+        action="milestone.attendance",
+        obj=engagement,
+        changes={"item": str(locked), **changes},
+    )
+    lead_contributed = any(
+        line.person.pk == engagement.commercial_lead_id and line.mode == AttendanceMode.CONTRIBUTED
+        for line in lines
+    )
+    if locked.critical and not lead_contributed:
+        _notify_missed(locked, engagement)
+    milestone.refresh_from_db()
+    return milestone
+
+
+def _refuse_effort_change(stored: Engagement) -> None:
+    """The contracted effort is frozen at the contract, and before it comes from the scope
+    items when there are any."""
+    if stored.scope_is_frozen:
+        raise ValidationError(
+            {
+                "contracted_effort_days": "The contracted effort was frozen when the engagement "
+                "was contracted; record a scope change instead."
+            }
+        )
+    if ScopeItem.objects.filter(engagement=stored).exists():
+        raise ValidationError(
+            {
+                "contracted_effort_days": "The contracted effort is the sum of the scope items; "
+                "change those instead."
+            }
+        )
 
 
 ACCOUNT_FIELDS = ("name", "industry", "region", "segment", "website", "notes", "external_id")
@@ -412,3 +806,787 @@ def contact_save(
 def contact_delete(*, contact: Contact, actor: User | None) -> None:
     audit_record(actor=actor, action="contact.delete", obj=contact, changes={"name": contact.name})
     contact.delete()
+
+
+# Golden thread: the success plan, its adoption steps and metrics, and post-sale work -------
+
+SUCCESS_PLAN_ACTIONS = {
+    "success_plan.create": "started the success plan",
+    "success_plan.update": "edited the business outcome",
+    "adoption_step.create": "added an adoption step",
+    "adoption_step.update": "edited an adoption step",
+    "adoption_step.delete": "removed an adoption step",
+    "success_metric.create": "added a success metric",
+    "success_metric.update": "edited a success metric",
+    "success_metric.delete": "removed a success metric",
+    "metric_reading.record": "recorded a success metric reading",
+    "post_sale_activity.log": "logged a post-sale activity",
+    "post_sale_activity.delete": "removed a post-sale activity",
+}
+ACTION_LABELS.update(SUCCESS_PLAN_ACTIONS)
+
+SUCCESS_PLAN_FIELDS = ("business_outcome",)
+ADOPTION_STEP_FIELDS = ("description", "owner", "due_on", "done_on")
+SUCCESS_METRIC_FIELDS = ("name", "unit", "baseline", "target")
+POST_SALE_ACTIVITY_FIELDS = ("kind", "on", "description", "by")
+
+
+def success_plan_editable_by(*, engagement: Engagement, user: User) -> bool:
+    """Whether `user` may change the engagement's success plan: whoever may edit the
+    engagement, and whoever delivers it, since adoption and the value the client gets after
+    the sale are delivery's work as much as sales'. Everyone who sees it may read it."""
+    if user.is_active and user.sees_everything:
+        return True
+    editors = Engagement.objects.editable_by(user) | Engagement.objects.deliverable_by(user)
+    return editors.filter(pk=engagement.pk).exists()
+
+
+def success_plan_people(engagement: Engagement) -> QuerySet[User]:
+    """Who can have done post-sale work on the engagement: its commercial lead, its delivery
+    manager and the account team."""
+    return (
+        User.objects.filter(
+            Q(pk=engagement.commercial_lead_id)
+            | Q(pk=engagement.delivery_manager_id)
+            | Q(account_seats__account_id=engagement.account_id)
+        )
+        .distinct()
+        .order_by("first_name", "last_name", "username")
+    )
+
+
+def success_metrics_with_progress(plan: SuccessPlan) -> QuerySet[SuccessMetric]:
+    """The plan's metrics, each with `current` and `current_on` (its latest reading) and
+    `readings_count` and `readings_sum`, which change whenever its chart does; all in one
+    query."""
+    latest = MetricReading.objects.filter(metric=OuterRef("pk")).order_by("-on")
+    per_metric = MetricReading.objects.filter(metric=OuterRef("pk")).order_by().values("metric")
+    return SuccessMetric.objects.filter(plan=plan).annotate(
+        current=Subquery(latest.values("value")[:1]),
+        current_on=Subquery(latest.values("on")[:1]),
+        readings_count=Coalesce(Subquery(per_metric.annotate(n=Count("pk")).values("n")), 0),
+        readings_sum=Subquery(per_metric.annotate(total=Sum("value")).values("total")),
+    )
+
+
+def _golden_fields(data: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    unknown = set(data) - set(allowed)
+    if unknown:
+        raise TypeError(f"unknown fields: {sorted(unknown)}")
+
+
+def _golden_not_in_future(day: dt.date | None, *, field: str, what: str) -> None:
+    if day is not None and day > timezone.localdate():
+        raise ValidationError({field: f"{what} cannot be in the future ({day:%d %b %Y})."})
+
+
+@transaction.atomic
+def success_plan_save(
+    *,
+    engagement: Engagement,
+    actor: User | None,
+    data: Mapping[str, Any],
+    version: int | None = None,
+) -> SuccessPlan:
+    """Write the client's business outcome, starting the engagement's success plan on the
+    first save.
+
+    `version` is the version of the plan the person started from, 0 when they saw no plan:
+    a plan someone else started or changed meanwhile is not overwritten (EditConflict).
+    A blank outcome is refused (ValidationError) and nothing is written.
+    """
+    _golden_fields(data, SUCCESS_PLAN_FIELDS)
+    # Locking the engagement makes two people starting its plan at once take turns.
+    locked = Engagement.objects.select_for_update().get(pk=engagement.pk)
+    plan = SuccessPlan.objects.filter(engagement=locked).first()
+    if plan is None:
+        return record_create(
+            obj=SuccessPlan(engagement=locked),
+            actor=actor,
+            data=data,
+            action="success_plan.create",
+            audit_on=locked,
+        )
+    plan.engagement = locked
+    return record_update(
+        obj=plan,
+        actor=actor,
+        data=data,
+        action="success_plan.update",
+        expected_version=version,
+        audit_on=locked,
+    )
+
+
+@transaction.atomic
+def adoption_step_save(
+    *,
+    plan: SuccessPlan,
+    actor: User | None,
+    data: Mapping[str, Any],
+    step: AdoptionStep | None = None,
+    version: int | None = None,
+) -> AdoptionStep:
+    """Add a step to the adoption plan, or change one of its steps. A step cannot have been
+    done in the future."""
+    _golden_fields(data, ADOPTION_STEP_FIELDS)
+    if step is not None and step.plan_id != plan.pk:
+        raise ValidationError("This step belongs to another success plan.")
+    done_on = data.get("done_on", step.done_on if step else None)
+    _golden_not_in_future(done_on, field="done_on", what="The date it was done")
+    return record_save(
+        item=step or AdoptionStep(plan=plan),
+        actor=actor,
+        data=data,
+        noun="adoption_step",
+        audit_on=plan.engagement,
+        version=version,
+    )
+
+
+def adoption_step_delete(*, step: AdoptionStep, actor: User | None) -> None:
+    record_delete(
+        obj=step, actor=actor, action="adoption_step.delete", audit_on=step.plan.engagement
+    )
+
+
+@transaction.atomic
+def success_metric_save(
+    *,
+    plan: SuccessPlan,
+    actor: User | None,
+    data: Mapping[str, Any],
+    metric: SuccessMetric | None = None,
+    version: int | None = None,
+) -> SuccessMetric:
+    """Add a success metric to the plan, or change one. Its target must differ from its
+    baseline: progress is measured from one to the other (a target below the baseline means
+    lower is better)."""
+    _golden_fields(data, SUCCESS_METRIC_FIELDS)
+    if metric is not None and metric.plan_id != plan.pk:
+        raise ValidationError("This metric belongs to another success plan.")
+    baseline = data.get("baseline", metric.baseline if metric else None)
+    target = data.get("target", metric.target if metric else None)
+    if baseline is not None and target is not None and baseline == target:
+        raise ValidationError(
+            {
+                "target": "The target must differ from the baseline: progress is measured "
+                "from one to the other."
+            }
+        )
+    return record_save(
+        item=metric or SuccessMetric(plan=plan),
+        actor=actor,
+        data=data,
+        noun="success_metric",
+        audit_on=plan.engagement,
+        version=version,
+    )
+
+
+def success_metric_delete(*, metric: SuccessMetric, actor: User | None) -> None:
+    """Remove a metric and its readings."""
+    record_delete(
+        obj=metric, actor=actor, action="success_metric.delete", audit_on=metric.plan.engagement
+    )
+
+
+@transaction.atomic
+def metric_reading_record(
+    *,
+    metric: SuccessMetric,
+    actor: User | None,
+    on: dt.date | None,
+    value: Decimal | None,
+) -> MetricReading:
+    """Record the metric's value on a day. A second reading on the same day replaces the
+    first. The day cannot be in the future; both are required (ValidationError naming the
+    field, nothing written)."""
+    errors: dict[str, str] = {}
+    if on is None:
+        errors["on"] = "Give the day of the reading."
+    elif on > timezone.localdate():
+        errors["on"] = f"A reading cannot be in the future ({on:%d %b %Y})."
+    if value is None:
+        errors["value"] = "Give the value read."
+    if errors or on is None or value is None:
+        raise ValidationError(errors)
+    # Locking the metric makes two readings of the same day take turns instead of colliding.
+    locked = (
+        SuccessMetric.objects.select_related("plan__engagement")
+        .select_for_update(of=("self",))
+        .get(pk=metric.pk)
+    )
+    reading = MetricReading.objects.filter(metric=locked, on=on).first()
+    before = reading.value if reading is not None else None
+    reading = reading or MetricReading(metric=locked, on=on)
+    reading.value = value
+    reading.recorded_by = actor
+    reading.full_clean(
+        exclude=["metric", "recorded_by"], validate_unique=False, validate_constraints=False
+    )
+    if before is not None and before == reading.value:
+        return reading
+    reading.save()
+    audit_record(
+        actor=actor,
+        action="metric_reading.record",
+        obj=locked.plan.engagement,
+        changes={
+            "item": str(locked),
+            "on": on,
+            "value": [before, reading.value] if before is not None else reading.value,
+        },
+    )
+    return reading
+
+
+@transaction.atomic
+def post_sale_activity_log(
+    *, plan: SuccessPlan, actor: User | None, data: Mapping[str, Any]
+) -> PostSaleActivity:
+    """Log work done after the sale (information, implementation or infusion).
+
+    `by` (the actor when not given) must be someone on the engagement: its commercial lead,
+    its delivery manager or the account team. The day cannot be in the future.
+    """
+    _golden_fields(data, POST_SALE_ACTIVITY_FIELDS)
+    values = {"by": actor, **data}
+    _golden_not_in_future(values.get("on"), field="on", what="An activity's date")
+    by = values["by"]
+    engagement = plan.engagement
+    if by is not None and not success_plan_people(engagement).filter(pk=by.pk).exists():
+        raise ValidationError({"by": f"{by} is not on the team of {engagement}."})
+    return record_create(
+        obj=PostSaleActivity(plan=plan),
+        actor=actor,
+        data=values,
+        action="post_sale_activity.log",
+        audit_on=engagement,
+    )
+
+
+def post_sale_activity_delete(*, activity: PostSaleActivity, actor: User | None) -> None:
+    record_delete(
+        obj=activity,
+        actor=actor,
+        action="post_sale_activity.delete",
+        audit_on=activity.plan.engagement,
+    )
+
+
+# 1:1 cadence meetings ----------------------------------------------------------------------
+
+ACTION_LABELS.update(
+    {
+        "one_on_one.create": "opened a 1:1",
+        "one_on_one.update": "edited the 1:1",
+        "one_on_one.delete": "removed a 1:1",
+        "one_on_one.opportunity": "noted an opportunity discussed",
+        "one_on_one.temperature": "noted how warm an account is",
+        "next_step.create": "agreed a next step",
+        "next_step.update": "edited a next step",
+        "next_step.done": "marked a next step done",
+        "next_step.delete": "removed a next step",
+        "career_note.update": "edited the private career notes",
+    }
+)
+
+# The seller's live work: what they are selling and what they are delivering.
+AGENDA_STAGES = (Stage.DISCOVERY, Stage.PROPOSAL, Stage.CONTRACTED, Stage.DELIVERY)
+# A delivery finished this recently is still worth talking about when its scope drifted.
+AGENDA_RECENT_COMPLETION_DAYS = 90
+# A seller's first 1:1 has no "since the last one": look back this far for missed milestones.
+AGENDA_FIRST_LOOKBACK_DAYS = 90
+# A 1:1 may be put in the diary up to this many days ahead.
+ONE_ON_ONE_MAX_DAYS_AHEAD = 60
+
+# Other apps add what a 1:1 should also cover (the certification app: where the seller
+# stands in the curriculum) by registering a callable here from their AppConfig.ready(),
+# so the agenda grows without this hub importing its spokes. Each callable takes the
+# seller and returns one JSON-safe section: {"key": str, "title": str, "lines": [str]}.
+AgendaSection = Callable[[User], dict[str, Any]]
+ONE_ON_ONE_AGENDA_SECTIONS: list[AgendaSection] = []
+
+CERTIFICATION_NOT_TRACKED = {
+    "key": "certification",
+    "title": "Certification",
+    "lines": ["Certification status is not tracked yet."],
+}
+
+_WIN_WORDS = {True: "yes", False: "no", None: "not yet"}
+
+
+def one_on_one_agenda(
+    *,
+    seller: User,
+    since: dt.date | None,
+    organisation: OrganisationSettings | None = None,
+) -> dict[str, Any]:
+    """What a 1:1 with `seller` should cover, read from the data, as JSON-safe values.
+
+    `since` is the day of the seller's previous 1:1: the critical milestones they missed as
+    commercial lead after that day are listed (without one, those of the last
+    AGENDA_FIRST_LOOKBACK_DAYS days). Scope drift covers the deliveries they lead that are
+    running or finished in the last AGENDA_RECENT_COMPLETION_DAYS days, listing those that
+    drifted beyond the organisation's tolerance.
+    """
+    organisation = organisation or OrganisationSettings.load()
+    today = timezone.localdate()
+    window_start = since or today - dt.timedelta(days=AGENDA_FIRST_LOOKBACK_DAYS)
+    led = Engagement.objects.filter(commercial_lead=seller)
+
+    live = led.filter(stage__in=AGENDA_STAGES).select_related("account")
+    missed = (
+        Milestone.objects.missed_by_lead()
+        .filter(engagement__commercial_lead=seller, held_on__gt=window_start)
+        .select_related("engagement")
+        .order_by("held_on", "id")
+    )
+    recent = today - dt.timedelta(days=AGENDA_RECENT_COMPLETION_DAYS)
+    deliveries = list(
+        led.with_scope()
+        .filter(
+            Q(stage__in=(Stage.CONTRACTED, Stage.DELIVERY))
+            | Q(stage=Stage.COMPLETED, completed_on__gte=recent)
+        )
+        .select_related("account")
+        .order_by("name", "id")
+    )
+    drifting = []
+    for engagement in deliveries:
+        drift = engagement.scope_drift(organisation.scope_tolerance_pct)
+        if drift.accurate is False:
+            drifting.append(
+                {
+                    "uuid": str(engagement.uuid),
+                    "name": engagement.name,
+                    "account": engagement.account.name,
+                    "stage": engagement.stage,
+                    "text": str(drift),
+                }
+            )
+
+    sections = [section(seller) for section in ONE_ON_ONE_AGENDA_SECTIONS]
+    if not any(section.get("key") == "certification" for section in sections):
+        sections.append(dict(CERTIFICATION_NOT_TRACKED))
+    return {
+        "built_on": today.isoformat(),
+        "since": since.isoformat() if since else None,
+        "missed_since": window_start.isoformat(),
+        "open_engagements": [
+            {
+                "uuid": str(e.uuid),
+                "name": e.name,
+                "account": e.account.name,
+                "stage": e.stage,
+                "stage_label": Stage(e.stage).label,
+            }
+            for e in live.order_by("account__name", "name", "id")
+        ],
+        "missed_milestones": [
+            {
+                "engagement": m.engagement.name,
+                "engagement_uuid": str(m.engagement.uuid),
+                "milestone": str(m),
+                "held_on": m.held_on.isoformat() if m.held_on else None,
+            }
+            for m in missed
+        ],
+        "deliveries_checked": len(deliveries),
+        "scope_drift": drifting,
+        "sections": sections,
+    }
+
+
+def one_on_one_is_party(meeting: OneOnOne, user: User) -> bool:
+    """The two people in the 1:1: the only ones who change it or read its career notes."""
+    return (
+        user.is_authenticated
+        and user.is_active
+        and user.pk in (meeting.manager_id, meeting.seller_id)
+    )
+
+
+def _check_party(meeting: OneOnOne, actor: User | None) -> None:
+    if actor is None or not one_on_one_is_party(meeting, actor):
+        raise PermissionDenied("Only the two people in this 1:1 may change it.")
+
+
+def _check_one_on_one_date(
+    *, manager: User, seller: User, held_on: dt.date, meeting: OneOnOne | None = None
+) -> None:
+    latest = timezone.localdate() + dt.timedelta(days=ONE_ON_ONE_MAX_DAYS_AHEAD)
+    if held_on > latest:
+        raise ValidationError(
+            {
+                "held_on": f"A 1:1 can be put in the diary at most {ONE_ON_ONE_MAX_DAYS_AHEAD} "
+                f"days ahead (until {latest:%d %b %Y})."
+            }
+        )
+    same_day = OneOnOne.objects.filter(manager=manager, seller=seller, held_on=held_on)
+    if meeting is not None:
+        same_day = same_day.exclude(pk=meeting.pk)
+    if same_day.exists():
+        raise ValidationError(
+            {"held_on": f"{manager} and {seller} already have a 1:1 on {held_on:%d %b %Y}."}
+        )
+
+
+def _previous_one_on_one(seller: User, before: dt.date) -> OneOnOne | None:
+    earlier = OneOnOne.objects.filter(seller=seller, held_on__lt=before)
+    return earlier.order_by("-held_on", "-id").first()
+
+
+@transaction.atomic
+def one_on_one_create(
+    *, manager: User, seller: User, held_on: dt.date, actor: User | None
+) -> OneOnOne:
+    """Open a 1:1 between `manager` and their report `seller`, its agenda filled from the data.
+
+    Preconditions: `actor` is the manager, or an administrator opening it for them
+    (otherwise PermissionDenied); `seller` is another active person who reports to the
+    active `manager`; `held_on` is at most ONE_ON_ONE_MAX_DAYS_AHEAD days ahead and the two
+    have no other 1:1 that day (otherwise ValidationError naming the field). Nothing is
+    written when refused.
+
+    Besides the agenda snapshot it prepares the meeting's rows: one opportunity per live
+    engagement the seller leads (its stage copied), one temperature per account of those
+    engagements (pre-filled with the temperature the seller gave it at their latest earlier
+    1:1), and a copy of each next step the previous 1:1 left unfinished, so an agreed step
+    stays on the table until it is done. The earlier meeting keeps its own rows as the
+    record of what was agreed then.
+    """
+    if (
+        actor is None
+        or not actor.is_active
+        or not (actor.pk == manager.pk or actor.is_administrator)
+    ):
+        raise PermissionDenied("Only the manager opens a 1:1 with one of their reports.")
+    if seller.pk == manager.pk:
+        raise ValidationError(
+            {"seller": "A 1:1 needs two people: you cannot hold one with yourself."}
+        )
+    if not manager.is_active:
+        raise ValidationError({"seller": f"{manager} has left the company."})
+    if not seller.is_active:
+        raise ValidationError({"seller": f"{seller} has left the company."})
+    if seller.manager_id != manager.pk:
+        raise ValidationError({"seller": f"{seller} does not report to {manager}."})
+    _check_one_on_one_date(manager=manager, seller=seller, held_on=held_on)
+
+    previous = _previous_one_on_one(seller, held_on)
+    agenda = one_on_one_agenda(seller=seller, since=previous.held_on if previous else None)
+    carried = list(previous.next_steps.filter(done_on__isnull=True)) if previous else []
+    agenda["carried_over"] = [
+        {"description": step.description, "due_on": step.due_on.isoformat()} for step in carried
+    ]
+    meeting = OneOnOne(
+        manager=manager, seller=seller, held_on=held_on, agenda=agenda, updated_by=actor
+    )
+    meeting.full_clean()
+    meeting.save()
+
+    live = list(
+        Engagement.objects.filter(commercial_lead=seller, stage__in=AGENDA_STAGES)
+        .select_related("account")
+        .order_by("account__name", "name", "id")
+    )
+    OneOnOneOpportunity.objects.bulk_create(
+        OneOnOneOpportunity(meeting=meeting, engagement=e, stage=e.stage) for e in live
+    )
+    accounts = list({e.account_id: e.account for e in live}.values())
+    earlier = {
+        t.account_id: t.temperature
+        for t in AccountTemperature.objects.filter(
+            meeting__seller=seller,
+            meeting__held_on__lt=held_on,
+            account__in=[a.pk for a in accounts],
+        )
+        .exclude(temperature="")
+        .order_by("account_id", "-meeting__held_on", "-meeting_id")
+        .distinct("account_id")
+    }
+    AccountTemperature.objects.bulk_create(
+        AccountTemperature(meeting=meeting, account=a, temperature=earlier.get(a.pk, ""))
+        for a in accounts
+    )
+    NextStep.objects.bulk_create(
+        NextStep(meeting=meeting, description=s.description, due_on=s.due_on) for s in carried
+    )
+    audit_record(
+        actor=actor,
+        action="one_on_one.create",
+        obj=meeting,
+        changes={
+            "manager": str(manager),
+            "seller": str(seller),
+            "held_on": held_on,
+            "opportunities": len(live),
+            "accounts": len(accounts),
+            "steps carried over": len(carried),
+        },
+    )
+    return meeting
+
+
+ONE_ON_ONE_FIELDS = ("held_on", "future_opportunities")
+
+
+@transaction.atomic
+def one_on_one_update(
+    *,
+    meeting: OneOnOne,
+    actor: User | None,
+    data: Mapping[str, Any],
+    version: int | None = None,
+) -> OneOnOne:
+    """Change a 1:1's date or its future opportunity ideas.
+
+    Preconditions: `actor` is one of the two people (PermissionDenied); the date follows
+    the same rules as when the 1:1 was opened; `version`, when given, is the stored one
+    (EditConflict otherwise).
+    """
+    _check_party(meeting, actor)
+    unknown = set(data) - set(ONE_ON_ONE_FIELDS)
+    if unknown:
+        raise TypeError(f"unknown 1:1 fields: {sorted(unknown)}")
+    held_on = data.get("held_on")
+    if held_on is not None:
+        _check_one_on_one_date(
+            manager=meeting.manager, seller=meeting.seller, held_on=held_on, meeting=meeting
+        )
+    return record_update(
+        obj=meeting, actor=actor, data=data, action="one_on_one.update", expected_version=version
+    )
+
+
+@transaction.atomic
+def one_on_one_delete(*, meeting: OneOnOne, actor: User | None) -> None:
+    """Remove a 1:1 opened by mistake, with its rows and career notes. Only its manager may."""
+    if actor is None or not actor.is_active or actor.pk != meeting.manager_id:
+        raise PermissionDenied("Only the manager who holds the 1:1 may remove it.")
+    audit_record(
+        actor=actor,
+        action="one_on_one.delete",
+        obj=meeting,
+        changes={"seller": str(meeting.seller), "held_on": meeting.held_on},
+    )
+    meeting.delete()
+
+
+def _meeting_row_update[M: OneOnOneOpportunity | AccountTemperature](
+    *,
+    row: M,
+    actor: User | None,
+    data: Mapping[str, Any],
+    fields: tuple[str, ...],
+    action: str,
+    label: str,
+) -> M:
+    """Write `data` onto a row of a 1:1 and record it in the meeting's history, naming the
+    row by what it is about (an engagement, an account)."""
+    _check_party(row.meeting, actor)
+    unknown = set(data) - set(fields)
+    if unknown:
+        raise TypeError(f"unknown fields: {sorted(unknown)}")
+    stored = type(row)._default_manager.select_for_update().get(pk=row.pk)
+    before = field_values(stored, data.keys())
+    for name, value in data.items():
+        setattr(row, name, value)
+    row.full_clean()
+    row.save(update_fields=list(data))
+    changes = changed_fields(before, field_values(row, data.keys()))
+    if "technical_win" in changes:
+        changes["technical_win"] = [_WIN_WORDS[v] for v in changes["technical_win"]]
+    if changes:
+        audit_record(
+            actor=actor, action=action, obj=row.meeting, changes={"item": label, **changes}
+        )
+    return row
+
+
+@transaction.atomic
+def one_on_one_opportunity_save(
+    *,
+    opportunity: OneOnOneOpportunity,
+    actor: User | None,
+    data: Mapping[str, Any],
+    version: int | None = None,
+) -> OneOnOneOpportunity:
+    """Record whether the client is won over technically (`technical_win`: True, False or
+    None for not yet) and a note. `version` is accepted for the row editor and unused:
+    only the two people edit these rows."""
+    return _meeting_row_update(
+        row=opportunity,
+        actor=actor,
+        data=data,
+        fields=("technical_win", "note"),
+        action="one_on_one.opportunity",
+        label=opportunity.engagement.name,
+    )
+
+
+@transaction.atomic
+def account_temperature_save(
+    *,
+    temperature: AccountTemperature,
+    actor: User | None,
+    data: Mapping[str, Any],
+    version: int | None = None,
+) -> AccountTemperature:
+    """Record how warm the relationship with an account is (one of Temperature, or blank
+    for not said) and a note. A value outside the choices is refused."""
+    return _meeting_row_update(
+        row=temperature,
+        actor=actor,
+        data=data,
+        fields=("temperature", "note"),
+        action="one_on_one.temperature",
+        label=temperature.account.name,
+    )
+
+
+def _check_step_dates(data: Mapping[str, Any], *, creating: bool) -> None:
+    if (creating or "due_on" in data) and data.get("due_on") is None:
+        raise ValidationError({"due_on": "Give the date this step is due."})
+    done_on = data.get("done_on")
+    if done_on is not None and done_on > timezone.localdate():
+        raise ValidationError({"done_on": "A step cannot be done in the future."})
+
+
+@transaction.atomic
+def next_step_save(
+    *,
+    meeting: OneOnOne,
+    actor: User | None,
+    data: Mapping[str, Any],
+    step: NextStep | None = None,
+    version: int | None = None,
+) -> NextStep:
+    """Agree a next step in a 1:1 (`step` None) or change one. A step needs a due date; its
+    done date, when given, is not in the future."""
+    _check_party(meeting, actor)
+    if step is not None and step.meeting_id != meeting.pk:
+        raise ValidationError("This step belongs to another 1:1.")
+    _check_step_dates(data, creating=step is None)
+    return record_save(
+        item=step or NextStep(meeting=meeting),
+        actor=actor,
+        data=data,
+        noun="next_step",
+        audit_on=meeting,
+        version=version,
+    )
+
+
+@transaction.atomic
+def next_step_mark_done(
+    *, step: NextStep, actor: User | None, on: dt.date | None = None
+) -> NextStep:
+    """Mark a step done on `on` (today by default). A step already done keeps its date."""
+    _check_party(step.meeting, actor)
+    locked = NextStep.objects.select_for_update().get(pk=step.pk)
+    if locked.done_on is not None:
+        return locked
+    locked.done_on = on or timezone.localdate()
+    _check_step_dates({"done_on": locked.done_on}, creating=False)
+    locked.save(update_fields=["done_on"])
+    audit_record(
+        actor=actor,
+        action="next_step.done",
+        obj=step.meeting,
+        changes={"item": str(locked), "done_on": locked.done_on},
+    )
+    return locked
+
+
+@transaction.atomic
+def next_step_delete(*, step: NextStep, actor: User | None) -> None:
+    _check_party(step.meeting, actor)
+    record_delete(obj=step, actor=actor, action="next_step.delete", audit_on=step.meeting)
+
+
+@transaction.atomic
+def career_note_save(
+    *,
+    meeting: OneOnOne,
+    actor: User | None,
+    data: Mapping[str, Any],
+    version: int | None = None,
+) -> CareerNote:
+    """Write the 1:1's private career notes (`data["text"]`).
+
+    Refused with PermissionDenied unless `actor` is the manager or the seller of the 1:1:
+    not leadership, not administrators. The audit log records that the notes changed and
+    by whom, never what they say, because administrators read the audit log.
+    """
+    _check_party(meeting, actor)
+    assert actor is not None
+    unknown = set(data) - {"text"}
+    if unknown:
+        raise TypeError(f"unknown career note fields: {sorted(unknown)}")
+    note, _ = CareerNote.objects.select_for_update().get_or_create(meeting=meeting)
+    text = data.get("text") or ""
+    if note.text == text:
+        return note
+    note.text = text
+    note.full_clean()
+    note.save(update_fields=["text", "updated_at"])
+    last = (
+        AuditLogEntry.objects.select_for_update()
+        .filter(object_type=note._meta.label_lower, object_id=str(note.pk))
+        .order_by("-at", "-id")
+        .first()
+    )
+    now = timezone.now()
+    if last is not None and last.actor_id == actor.pk and now - last.at <= EDIT_MERGE_WINDOW:
+        # Notes save as people type: one sitting reads as one change.
+        last.at = now
+        last.save(update_fields=["at"])
+    else:
+        audit_record(actor=actor, action="career_note.update", obj=note)
+    return note
+
+
+def one_on_one_cadence(
+    *,
+    manager: User | None,
+    organisation: OrganisationSettings | None = None,
+    today: dt.date | None = None,
+) -> QuerySet[User]:
+    """Each active report with the cadence of their 1:1s with their manager, in one query.
+
+    `manager`: that person's reports; None: everyone in the organisation who has a manager
+    (leadership's view). Each row carries `last_one_on_one` (the latest 1:1 held with their
+    current manager on or before today; 1:1s in the diary do not count yet), `days_since`
+    (None when never) and `overdue`: no 1:1 ever, or more than the organisation's cadence
+    days since the last one. Exactly the cadence is on time: a fortnightly 1:1 held every
+    14 days is never overdue; on day 15 it is.
+    """
+    organisation = organisation or OrganisationSettings.load()
+    today = today or timezone.localdate()
+    people = User.objects.filter(is_active=True)
+    if manager is not None:
+        people = people.filter(manager=manager)
+    else:
+        people = people.exclude(manager=None)
+    cutoff = today - dt.timedelta(days=organisation.one_on_one_cadence_days)
+    return people.annotate(
+        last_one_on_one=Max(
+            "one_on_ones__held_on",
+            filter=Q(one_on_ones__manager=F("manager"), one_on_ones__held_on__lte=today),
+        )
+    ).annotate(
+        days_since=ExtractDay(
+            ExpressionWrapper(
+                Value(today, output_field=DateField()) - F("last_one_on_one"),
+                output_field=DurationField(),
+            )
+        ),
+        overdue=Case(
+            When(Q(last_one_on_one__isnull=True) | Q(last_one_on_one__lt=cutoff), then=True),
+            default=False,
+            output_field=BooleanField(),
+        ),
+    )

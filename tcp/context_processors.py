@@ -7,7 +7,7 @@ from django.db import connection
 from django.http import HttpRequest
 from django.urls import get_script_prefix, reverse
 
-from tcp.models import Notification, Role
+from tcp.models import Notification, Role, User
 
 
 class NavItem(NamedTuple):
@@ -28,20 +28,24 @@ def _url(name: str) -> str:
     return _reverse(name, get_script_prefix())
 
 
-def unread_count(user_id: int) -> int:
-    """How many notifications the person has not read yet.
+def unread_and_reports(user_id: int) -> tuple[int, bool]:
+    """How many notifications the person has not read yet, and whether anyone reports to
+    them (they hold 1:1s).
 
-    Every page shows it, so it is one plain query: building it through the ORM costs more
-    than running it.
+    Every page shows both, so they are one plain query: building it through the ORM costs
+    more than running it.
     """
-    table = connection.ops.quote_name(Notification._meta.db_table)
+    notifications = connection.ops.quote_name(Notification._meta.db_table)
+    users = connection.ops.quote_name(User._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT count(*) FROM {table} WHERE recipient_id = %s AND read_at IS NULL",  # noqa: S608
-            [user_id],
+            f"SELECT (SELECT count(*) FROM {notifications} "  # noqa: S608
+            "WHERE recipient_id = %s AND read_at IS NULL), "
+            f"EXISTS (SELECT 1 FROM {users} WHERE manager_id = %s AND is_active)",
+            [user_id, user_id],
         )
         row = cursor.fetchone()
-    return int(row[0]) if row else 0
+    return (int(row[0]), bool(row[1])) if row else (0, False)
 
 
 def navigation(request: HttpRequest) -> dict[str, Any]:
@@ -49,6 +53,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     if not user.is_authenticated:
         return {}
+    unread, manages = unread_and_reports(user.pk)
     names = [("home", "Home")]
     if user.sees_everything or user.has_role(
         Role.ACCOUNT_MANAGER, Role.TECHNOLOGY_MANAGER, Role.PARTNER_MANAGER, Role.DELIVERY_MANAGER
@@ -57,6 +62,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             ("engagements:account_list", "Accounts"),
             ("engagements:engagement_list", "Engagements"),
         ]
+    if user.has_role(Role.DELIVERY_MANAGER):
+        names.append(("engagements:my_milestones", "My milestones"))
+    if user.sees_everything:
+        names.append(("engagements:participation", "Participation"))
+    if user.sees_everything or user.manager_id is not None or manages:
+        names.append(("engagements:one_on_one_list", "1:1s"))
     if user.is_administrator:
         names.append(("organisation_settings", "Organisation"))
     path = request.path
@@ -73,5 +84,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "notifications": _url("notifications"),
             "logout": _url("logout"),
         },
-        "unread_notifications": unread_count(user.pk),
+        "unread_notifications": unread,
     }

@@ -201,6 +201,17 @@ def row_save(
     return response
 
 
+def service_call(
+    save: Callable[..., models.Model], **bound: Any
+) -> Callable[[Mapping[str, Any], int | None], models.Model]:
+    """Adapt a service (keyword-only, with `data` and `version`) to row_save's save."""
+
+    def call(data: Mapping[str, Any], version: int | None) -> models.Model:
+        return save(data=data, version=version, **bound)
+
+    return call
+
+
 def redirect_to(request: AuthedRequest, url: str) -> HttpResponse:
     """Go to `url`: a full page load for htmx requests too."""
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)

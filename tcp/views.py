@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from django.contrib import messages
@@ -13,11 +14,12 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from engagements.models import OPEN_STAGES, Engagement
+from engagements.models import OPEN_STAGES, Engagement, Milestone
+from engagements.services import awaiting_attendance
 from tcp.celery import app as celery_app
 from tcp.forms import OrganisationSettingsForm
 from tcp.http import AuthedRequest
-from tcp.models import OrganisationSettings
+from tcp.models import OrganisationSettings, Role
 from tcp.services import audit_trail, organisation_update
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ def home(request: AuthedRequest) -> HttpResponse:
     by_stage = mine.values("stage").annotate(n=Count("id"), value=Sum("value")).order_by()
     recent = mine.select_related("account").order_by("-updated_at")[:8]
     open_pipeline = mine.filter(stage__in=OPEN_STAGES).aggregate(v=Sum("value"), n=Count("id"))
+    year_ago = timezone.localdate() - dt.timedelta(days=365)
+    missed = Milestone.objects.missed_by_lead().filter(held_on__gte=year_ago)
     return render(
         request,
         "tcp/home.html",
@@ -66,6 +70,16 @@ def home(request: AuthedRequest) -> HttpResponse:
             "recent": recent,
             "open_pipeline": open_pipeline,
             "notifications": user.notifications.unread()[:5],
+            # The lead's own flags: critical milestones of theirs held without them.
+            "my_missed": missed.filter(engagement__commercial_lead=user)
+            .select_related("engagement")
+            .order_by("-held_on")[:5]
+            if user.is_commercial
+            else [],
+            "missed_count": missed.count() if user.sees_everything else None,
+            "awaiting_attendance": awaiting_attendance(user).count()
+            if user.has_role(Role.DELIVERY_MANAGER)
+            else None,
         },
     )
 

@@ -355,6 +355,7 @@ def test_administrators_edit_the_organisation_settings(
             "timeline_grace_days": "5",
             "tcp_adoption_date": "2018-07-01",
             "maturity_level": "3",
+            "one_on_one_cadence_days": "21",
         },
     )
     assert response.status_code == 302
@@ -382,6 +383,7 @@ def test_bad_organisation_settings_are_refused_beside_each_field(
             "tcp_adoption_date": "2018-07-01",
             "baseline_start": "2019-01-01",
             "maturity_level": "7",
+            "one_on_one_cadence_days": "0",
         },
     )
     assert set(response.context["form"].errors) == {
@@ -390,6 +392,7 @@ def test_bad_organisation_settings_are_refused_beside_each_field(
         "timeline_grace_days",
         "baseline_end",
         "maturity_level",
+        "one_on_one_cadence_days",
     }
     from tcp.models import OrganisationSettings
 
@@ -466,7 +469,7 @@ def test_the_engagement_page_runs_a_fixed_number_of_queries(
         )
     client = client_for(leadership)
     client.get(engagement.get_absolute_url())
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(8):
         client.get(engagement.get_absolute_url())
 
 
