@@ -3,7 +3,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -11,12 +13,25 @@ from engagements import services
 from engagements.models import (
     Account,
     AccountTeamMember,
+    AccountTemperature,
+    AdoptionStep,
+    ClientRating,
     Contact,
     Engagement,
+    Milestone,
+    MilestoneAttendance,
+    NextStep,
+    OneOnOne,
+    OneOnOneOpportunity,
+    PostSaleActivity,
     Product,
     ProductLine,
+    RevenueEntry,
+    ScopeChange,
     Stage,
     StageChange,
+    SuccessMetric,
+    SuccessPlan,
 )
 from tcp.http import AuthedRequest
 
@@ -27,6 +42,20 @@ class VisibleToUserAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         qs = super().get_queryset(request)
         return qs.visible_to(request.user) if hasattr(qs, "visible_to") else qs
+
+
+class ReadOnly:
+    """Records that change on their pages, where the rules and the history live: the admin
+    shows them without add, change or delete."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class TeamInline(admin.TabularInline):
@@ -109,3 +138,199 @@ class StageChangeAdmin(admin.ModelAdmin):
 
 admin.site.register(ProductLine, search_fields=["name"])
 admin.site.register(Product, list_display=["name", "line"], list_filter=["line"])
+
+
+# Revenue and ratings: edited here (and through the API), always through the services ------
+
+
+class EngagementPartForm(forms.ModelForm):
+    """Runs the service's own checks, so a refusal shows beside the field, not as an error
+    page."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        engagement = data.get("engagement") or getattr(self.instance, "engagement", None)
+        if engagement is not None and not self.errors:
+            try:
+                self.check_rules(engagement, data)
+            except ValidationError as refusal:
+                if not hasattr(refusal, "error_dict"):
+                    self.add_error(None, refusal)
+                for field, errors in getattr(refusal, "error_dict", {}).items():
+                    self.add_error(field if field in self.fields else None, errors)
+        return data
+
+    def check_rules(self, engagement: Engagement, data: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
+class RevenueEntryForm(EngagementPartForm):
+    class Meta:
+        model = RevenueEntry
+        fields = ["engagement", "month", "revenue", "cost", "external_id"]
+
+    def check_rules(self, engagement: Engagement, data: dict[str, Any]) -> None:
+        services.revenue_entry_check(
+            engagement=engagement, data=data, entry=self.instance if self.instance.pk else None
+        )
+
+
+class ClientRatingForm(EngagementPartForm):
+    class Meta:
+        model = ClientRating
+        fields = [
+            "engagement",
+            "rated_on",
+            "self_rating",
+            "client_rating",
+            "recommend_score",
+            "note",
+        ]
+
+    def check_rules(self, engagement: Engagement, data: dict[str, Any]) -> None:
+        services.client_rating_check(
+            engagement=engagement, data=data, rating=self.instance if self.instance.pk else None
+        )
+
+
+class EngagementPartAdmin(VisibleToUserAdmin):
+    """Saves and deletes through the app's services, which audit every change."""
+
+    autocomplete_fields = ["engagement"]
+    list_select_related = ["engagement"]
+    search_fields = ["engagement__name", "engagement__account__name"]
+    save_service: Callable[..., Any]
+    delete_service: Callable[..., Any]
+    noun: str
+
+    def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
+        data = {k: v for k, v in form.cleaned_data.items() if k != "engagement"}
+        saved = type(self).save_service(
+            engagement=form.cleaned_data["engagement"],
+            actor=request.user,
+            data=data,
+            **{self.noun: obj if change else None},
+        )
+        obj.pk = saved.pk
+
+    def delete_model(self, request: Any, obj: Any) -> None:
+        type(self).delete_service(**{self.noun: obj}, actor=request.user)
+
+    def delete_queryset(self, request: Any, queryset: QuerySet[Any]) -> None:
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
+@admin.register(RevenueEntry)
+class RevenueEntryAdmin(EngagementPartAdmin):
+    form = RevenueEntryForm
+    fields = ["engagement", "month", "revenue", "cost", "external_id"]
+    list_display = ["engagement", "month", "revenue", "cost", "external_id"]
+    date_hierarchy = "month"
+    save_service = services.revenue_entry_save
+    delete_service = services.revenue_entry_delete
+    noun = "entry"
+
+
+@admin.register(ClientRating)
+class ClientRatingAdmin(EngagementPartAdmin):
+    form = ClientRatingForm
+    fields = ["engagement", "rated_on", "self_rating", "client_rating", "recommend_score", "note"]
+    list_display = ["engagement", "rated_on", "self_rating", "client_rating", "recommend_score"]
+    date_hierarchy = "rated_on"
+    save_service = services.client_rating_save
+    delete_service = services.client_rating_delete
+    noun = "rating"
+
+
+class AttendanceInline(ReadOnly, admin.TabularInline):
+    model = MilestoneAttendance
+    extra = 0
+    fields = ["person", "mode", "note", "recorded_by", "recorded_at"]
+
+
+@admin.register(Milestone)
+class MilestoneAdmin(ReadOnly, VisibleToUserAdmin):
+    list_display = ["__str__", "engagement", "planned_on", "held_on", "critical"]
+    list_filter = ["kind", "critical"]
+    list_select_related = ["engagement"]
+    search_fields = ["title", "engagement__name"]
+    date_hierarchy = "planned_on"
+    inlines = [AttendanceInline]
+
+
+@admin.register(ScopeChange)
+class ScopeChangeAdmin(ReadOnly, VisibleToUserAdmin):
+    list_display = ["engagement", "effort_delta_days", "cause", "approved_by", "approved_on"]
+    list_filter = ["cause"]
+    list_select_related = ["engagement", "approved_by"]
+    search_fields = ["engagement__name", "note"]
+
+
+# Golden thread: success plans, read-only here so every change goes through the page and its
+# services (the rules and the history cannot be bypassed) ---------------------------------
+
+
+class AdoptionStepInline(ReadOnly, admin.TabularInline):
+    model = AdoptionStep
+    extra = 0
+    fields = ["description", "owner", "due_on", "done_on"]
+
+
+class SuccessMetricInline(ReadOnly, admin.TabularInline):
+    model = SuccessMetric
+    extra = 0
+    fields = ["name", "unit", "baseline", "target"]
+
+
+class PostSaleActivityInline(ReadOnly, admin.TabularInline):
+    model = PostSaleActivity
+    extra = 0
+    fields = ["on", "kind", "description", "by"]
+
+
+@admin.register(SuccessPlan)
+class SuccessPlanAdmin(ReadOnly, admin.ModelAdmin):
+    list_display = ["engagement", "updated_at", "updated_by"]
+    list_select_related = ["engagement", "updated_by"]
+    search_fields = ["engagement__name", "engagement__account__name", "business_outcome"]
+    inlines = [AdoptionStepInline, SuccessMetricInline, PostSaleActivityInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[SuccessPlan]:
+        # The plans of the engagements the pages would show the same person.
+        visible = Engagement.objects.visible_to(request.user)  # type: ignore[arg-type]
+        return super().get_queryset(request).filter(engagement__in=visible)
+
+
+# 1:1 cadence meetings: read-only here, and without their career notes, which only the two
+# people read on the meeting's page (CareerNote is never registered, not even as an inline)
+
+
+class OneOnOneOpportunityInline(ReadOnly, admin.TabularInline):
+    model = OneOnOneOpportunity
+    extra = 0
+    fields = ["engagement", "stage", "technical_win", "note"]
+
+
+class AccountTemperatureInline(ReadOnly, admin.TabularInline):
+    model = AccountTemperature
+    extra = 0
+    fields = ["account", "temperature", "note"]
+
+
+class NextStepInline(ReadOnly, admin.TabularInline):
+    model = NextStep
+    extra = 0
+    fields = ["description", "due_on", "done_on"]
+
+
+@admin.register(OneOnOne)
+class OneOnOneAdmin(ReadOnly, VisibleToUserAdmin):
+    list_display = ["held_on", "manager", "seller", "updated_at"]
+    list_select_related = ["manager", "seller"]
+    list_filter = ["held_on"]
+    search_fields = ["manager__first_name", "manager__last_name", "seller__first_name"]
+    fields = ["manager", "seller", "held_on", "future_opportunities", "agenda", "updated_by"]
+    readonly_fields = ["agenda"]
+    date_hierarchy = "held_on"
+    inlines = [OneOnOneOpportunityInline, AccountTemperatureInline, NextStepInline]

@@ -517,6 +517,16 @@ class StageChange(models.Model):
 # Delivery: contracted scope and its changes ----------------------------------------------
 
 
+class EngagementPartQuerySet[M: models.Model](models.QuerySet[M]):
+    """Rows that belong to one engagement are seen by whoever sees the engagement."""
+
+    def visible_to(self, user: User) -> EngagementPartQuerySet[M]:
+        if user.is_authenticated and user.is_active and user.sees_everything:
+            return self
+        return self.filter(engagement__in=Engagement.objects.visible_to(user).values("pk"))
+
+
+
 class ScopeItem(VersionedModel):
     """A piece of the contracted scope, estimated before the contract is signed. The
     engagement's contracted effort is their sum, frozen when it is contracted."""
@@ -530,6 +540,9 @@ class ScopeItem(VersionedModel):
         validators=[MinValueValidator(Decimal("0.1"))],
     )
     note = models.TextField(blank=True)
+
+
+    objects = EngagementPartQuerySet["ScopeItem"].as_manager()
 
     class Meta:
         ordering = ["engagement", "id"]
@@ -570,6 +583,9 @@ class ScopeChange(VersionedModel):
     )
     approved_on = models.DateField()
     note = models.TextField(blank=True)
+
+
+    objects = EngagementPartQuerySet["ScopeChange"].as_manager()
 
     class Meta:
         ordering = ["engagement", "approved_on", "id"]
@@ -1053,6 +1069,9 @@ class RevenueEntry(TimestampedModel):
         validators=[MinValueValidator(Decimal(0))],
     )
 
+
+    objects = EngagementPartQuerySet["RevenueEntry"].as_manager()
+
     class Meta:
         ordering = ["engagement", "month"]
         verbose_name_plural = "revenue entries"
@@ -1094,6 +1113,9 @@ class ClientRating(TimestampedModel):
         help_text="The client's answer to the NPS question, if asked.",
     )
     note = models.TextField(blank=True)
+
+
+    objects = EngagementPartQuerySet["ClientRating"].as_manager()
 
     class Meta:
         ordering = ["engagement", "-rated_on"]

@@ -43,11 +43,13 @@ from engagements.models import (
     AdoptionStep,
     AttendanceMode,
     CareerNote,
+    ClientRating,
     Contact,
     Engagement,
     MetricReading,
     Milestone,
     MilestoneAttendance,
+    RevenueEntry,
     MilestoneQuerySet,
     NextStep,
     OneOnOne,
@@ -693,6 +695,121 @@ def milestone_attendance_record(
         _notify_missed(locked, engagement)
     milestone.refresh_from_db()
     return milestone
+
+
+# Revenue and ratings: the financial and customer KPIs' inputs ----------------------------
+
+ACTION_LABELS.update(
+    {
+        "revenue.create": "recorded revenue",
+        "revenue.update": "corrected revenue",
+        "revenue.delete": "removed revenue",
+        "rating.create": "recorded a client rating",
+        "rating.update": "corrected a client rating",
+        "rating.delete": "removed a client rating",
+    }
+)
+
+
+def revenue_entry_check(
+    *, engagement: Engagement, data: Mapping[str, Any], entry: RevenueEntry | None = None
+) -> dict[str, Any]:
+    """The rules of a revenue entry beyond its fields (forms call it to show them beside
+    the fields); returns the data with the month on its first day."""
+    if engagement.stage not in (
+        Stage.CONTRACTED,
+        Stage.DELIVERY,
+        Stage.COMPLETED,
+        Stage.CANCELLED,
+    ):
+        raise ValidationError(
+            {"engagement": "Revenue is recorded on contracted engagements only."}
+        )
+    data = dict(data)
+    if data.get("month"):
+        data["month"] = data["month"].replace(day=1)
+    month = data.get("month", entry.month if entry else None)
+    clash = RevenueEntry.objects.filter(engagement=engagement, month__isnull=False)
+    if entry is not None:
+        clash = clash.exclude(pk=entry.pk)
+    if month and clash.filter(month=month).exists():
+        raise ValidationError({"month": f"{month:%B %Y} already has an entry; correct that one."})
+    return data
+
+
+@transaction.atomic
+def revenue_entry_save(
+    *,
+    engagement: Engagement,
+    actor: User | None,
+    data: Mapping[str, Any],
+    entry: RevenueEntry | None = None,
+) -> RevenueEntry:
+    """Record one month's revenue and cost of an engagement (any day of the month names
+    the month). Revenue is recognised on won work only, one entry per month."""
+    locked = _lock_engagement(engagement)
+    data = revenue_entry_check(engagement=locked, data=data, entry=entry)
+    return record_save(
+        item=entry or RevenueEntry(engagement=locked),
+        actor=actor,
+        data=data,
+        noun="revenue",
+        audit_on=locked,
+        version=None,
+    )
+
+
+@transaction.atomic
+def revenue_entry_delete(*, entry: RevenueEntry, actor: User | None) -> None:
+    locked = _lock_engagement(entry.engagement)
+    record_delete(obj=entry, actor=actor, action="revenue.delete", audit_on=locked)
+
+
+def client_rating_check(
+    *, engagement: Engagement, data: Mapping[str, Any], rating: ClientRating | None = None
+) -> None:
+    """The rules of a rating beyond its fields: rated between the opening and today, one
+    rating a day."""
+    rated_on = data.get("rated_on", rating.rated_on if rating else None)
+    _check_business_date(
+        rated_on,
+        field="rated_on",
+        engagement=engagement,
+        earliest=engagement.opened_on,
+        since="the engagement opened",
+    )
+    clash = ClientRating.objects.filter(engagement=engagement)
+    if rating is not None:
+        clash = clash.exclude(pk=rating.pk)
+    if rated_on and clash.filter(rated_on=rated_on).exists():
+        raise ValidationError({"rated_on": "There is already a rating on that day."})
+
+
+@transaction.atomic
+def client_rating_save(
+    *,
+    engagement: Engagement,
+    actor: User | None,
+    data: Mapping[str, Any],
+    rating: ClientRating | None = None,
+) -> ClientRating:
+    """Record how we and the client rated the work (1–10 each) on a day not in the future."""
+    locked = _lock_engagement(engagement)
+    client_rating_check(engagement=locked, data=data, rating=rating)
+    return record_save(
+        item=rating or ClientRating(engagement=locked),
+        actor=actor,
+        data=data,
+        noun="rating",
+        audit_on=locked,
+        version=None,
+    )
+
+
+@transaction.atomic
+def client_rating_delete(*, rating: ClientRating, actor: User | None) -> None:
+    locked = _lock_engagement(rating.engagement)
+    record_delete(obj=rating, actor=actor, action="rating.delete", audit_on=locked)
 
 
 def _refuse_effort_change(stored: Engagement) -> None:
