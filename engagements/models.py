@@ -792,6 +792,11 @@ class Milestone(VersionedModel):
         return kind in CRITICAL_KINDS
 
     @property
+    def is_due(self) -> bool:
+        """Held, or its planned day has come: time to record who attended."""
+        return self.held_on is not None or self.planned_on <= timezone.localdate()
+
+    @property
     def slip_days(self) -> int | None:
         """Days the milestone was held after (positive) or before (negative) its plan."""
         if self.held_on is None:

@@ -662,7 +662,7 @@ def _delivery_page(
     can_change = can_record and engagement.stage in WON_STAGES
     changes = ScopeChange.objects.filter(engagement=engagement).select_related("approved_by")
     make_change = _scope_change_form_factory(engagement)
-    sections = {
+    sections: dict[str, tuple[inline.Rows, Any, Any]] = {
         "items": (SCOPE_ITEMS, ScopeItemForm, ScopeItem.objects.filter(engagement=engagement)),
         "changes": (SCOPE_CHANGES, make_change, changes),
         "milestones": (MILESTONES, MilestoneForm, _milestones(engagement)),
@@ -1087,9 +1087,18 @@ def _plan_steps_context(plan: SuccessPlan) -> dict[str, Any]:
     return {"steps_summary": summary}
 
 
+def _plan_number(value: Decimal | None) -> str:
+    """2.50 as 2.5 and 1200.00 as 1,200: readings are read by people, not accountants."""
+    return "" if value is None else f"{value.normalize():,f}"
+
+
 def _plan_metric_figures(metric: SuccessMetric, engagement: Engagement) -> SuccessMetric:
-    """What a metric's card shows besides its fields: progress, and its chart's address."""
+    """What a metric's card shows besides its fields: its figures for people, progress, and
+    its chart's address."""
     shown: Any = metric
+    shown.display = {
+        name: _plan_number(getattr(metric, name)) for name in ("baseline", "target", "current")
+    }
     shown.progress = metric.progress_pct(shown.current)
     shown.progress_bar = None if shown.progress is None else max(0, min(100, shown.progress))
     chart = reverse("engagements:success_plan_metric_chart", args=[engagement.uuid, metric.pk])
@@ -1113,11 +1122,14 @@ def _plan_metric(plan: SuccessPlan, pk: Any) -> SuccessMetric:
 def _plan_metrics_context(
     plan: SuccessPlan,
     *,
+    can_edit: bool = True,
     metrics: list[SuccessMetric] | None = None,
     reading_form: MetricReadingForm | None = None,
     reading_status: str = "",
 ) -> dict[str, Any]:
     """The quick reading form, whose choice of metrics follows every change to them."""
+    if not can_edit:
+        return {}
     metrics = _plan_metrics(plan) if metrics is None else metrics
     return {
         "metrics": metrics,
@@ -1162,7 +1174,9 @@ def _plan_activities_context(
             request.GET.get("page")
         ),
         "activity_form": form,
-        "activity_url": reverse("engagements:success_plan_activities", args=[engagement.uuid]),
+        # Logging keeps the kind shown.
+        "activity_url": reverse("engagements:success_plan_activities", args=[engagement.uuid])
+        + (f"?kind={kind}" if kind else ""),
         "activity_page_url": success_plan_url(engagement),
     }
 
@@ -1234,7 +1248,9 @@ def _plan_page(
             ),
             "metric_add_form": add_form(PLAN_METRICS, SuccessMetric, SuccessMetricForm),
             "metric_add_url": reverse("engagements:success_plan_metrics", args=[engagement.uuid]),
-            **_plan_metrics_context(plan, metrics=metrics, reading_form=reading_form),
+            **_plan_metrics_context(
+                plan, can_edit=can_edit, metrics=metrics, reading_form=reading_form
+            ),
             **_plan_activities_context(request, plan, can_edit=can_edit, form=activity_form),
         }
     )
@@ -1418,7 +1434,7 @@ def success_plan_readings(request: AuthedRequest, uuid: Any) -> HttpResponse:
     status = ""
     if saved is not None:
         status = (
-            f"Recorded {form.cleaned_data['value']:f} for “{saved}” on "
+            f"Recorded {_plan_number(form.cleaned_data['value'])} for “{saved}” on "
             f"{form.cleaned_data['on']:%d %b %Y}."
         )
         form = MetricReadingForm(
@@ -1468,7 +1484,9 @@ def success_plan_activities(request: AuthedRequest, uuid: Any) -> HttpResponse:
         )
     if logged:
         messages.success(request, "Post-sale activity logged.")
-        return redirect(success_plan_url(engagement, "activities"))
+        kind = request.GET.get("kind", "")
+        back = success_plan_url(engagement)
+        return redirect(f"{back}?kind={kind}#activities" if kind in ActivityKind.values else back)
     return _plan_page(request, engagement, plan, activity_form=form)
 
 

@@ -42,5 +42,8 @@ def audit_items(changes: dict[str, Any]) -> list[tuple[str, Any]]:
         if key == "item":
             items.insert(0, ("", f"“{value}”"))
         else:
-            items.append((key.replace("_", " ").capitalize(), value))
+            # Field names read as words; keys that are already words (a person's name)
+            # keep their capitals.
+            label = key if " " in key else key.replace("_", " ").capitalize()
+            items.append((label, value))
     return items
