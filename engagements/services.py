@@ -49,12 +49,12 @@ from engagements.models import (
     MetricReading,
     Milestone,
     MilestoneAttendance,
-    RevenueEntry,
     MilestoneQuerySet,
     NextStep,
     OneOnOne,
     OneOnOneOpportunity,
     PostSaleActivity,
+    RevenueEntry,
     ScopeChange,
     ScopeItem,
     Stage,
@@ -450,9 +450,7 @@ def _check_business_date(
     if day is None:
         return
     if day < earliest:
-        raise ValidationError(
-            {field: f"{day:%d %b %Y} is before {since} ({earliest:%d %b %Y})."}
-        )
+        raise ValidationError({field: f"{day:%d %b %Y} is before {since} ({earliest:%d %b %Y})."})
     if day > timezone.localdate():
         raise ValidationError({field: f"{day:%d %b %Y} is in the future."})
 
@@ -722,9 +720,7 @@ def revenue_entry_check(
         Stage.COMPLETED,
         Stage.CANCELLED,
     ):
-        raise ValidationError(
-            {"engagement": "Revenue is recorded on contracted engagements only."}
-        )
+        raise ValidationError({"engagement": "Revenue is recorded on contracted engagements only."})
     data = dict(data)
     if data.get("month"):
         data["month"] = data["month"].replace(day=1)
@@ -793,7 +789,7 @@ def client_rating_save(
     data: Mapping[str, Any],
     rating: ClientRating | None = None,
 ) -> ClientRating:
-    """Record how we and the client rated the work (1–10 each) on a day not in the future."""
+    """Record how we and the client rated the work (1-10 each) on a day not in the future."""
     locked = _lock_engagement(engagement)
     client_rating_check(engagement=locked, data=data, rating=rating)
     return record_save(
@@ -1009,8 +1005,9 @@ def success_plan_save(
     first save.
 
     `version` is the version of the plan the person started from, 0 when they saw no plan:
-    a plan someone else started or changed meanwhile is not overwritten (EditConflict).
-    A blank outcome is refused (ValidationError) and nothing is written.
+    a plan someone else started or changed meanwhile is not overwritten (EditConflict);
+    None skips the check. A blank outcome is refused (ValidationError) and nothing is
+    written.
     """
     _golden_fields(data, SUCCESS_PLAN_FIELDS)
     # Locking the engagement makes two people starting its plan at once take turns.
@@ -1684,10 +1681,7 @@ def one_on_one_cadence(
     organisation = organisation or OrganisationSettings.load()
     today = today or timezone.localdate()
     people = User.objects.filter(is_active=True)
-    if manager is not None:
-        people = people.filter(manager=manager)
-    else:
-        people = people.exclude(manager=None)
+    people = people.exclude(manager=None) if manager is None else people.filter(manager=manager)
     cutoff = today - dt.timedelta(days=organisation.one_on_one_cadence_days)
     return people.annotate(
         last_one_on_one=Max(

@@ -47,9 +47,7 @@ urlpatterns = [
     ),
     path(DELIVERY + "milestones/", views.milestone, name="milestones"),
     path(DELIVERY + "milestones/<int:pk>/", views.milestone, name="milestone"),
-    path(
-        DELIVERY + "milestones/<int:pk>/delete/", views.milestone_delete, name="milestone_delete"
-    ),
+    path(DELIVERY + "milestones/<int:pk>/delete/", views.milestone_delete, name="milestone_delete"),
     path(
         DELIVERY + "milestones/<int:pk>/attendance/",
         views.milestone_attendance,
@@ -125,9 +123,7 @@ urlpatterns = [
         name="one_on_one_temperature",
     ),
     path("one-on-ones/<uuid:uuid>/steps/", views.one_on_one_step, name="one_on_one_steps"),
-    path(
-        "one-on-ones/<uuid:uuid>/steps/<int:pk>/", views.one_on_one_step, name="one_on_one_step"
-    ),
+    path("one-on-ones/<uuid:uuid>/steps/<int:pk>/", views.one_on_one_step, name="one_on_one_step"),
     path(
         "one-on-ones/<uuid:uuid>/steps/<int:pk>/done/",
         views.one_on_one_step_done,

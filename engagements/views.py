@@ -6,6 +6,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, cast
 
+from django import forms
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -24,7 +25,6 @@ from django.db.models import (
     Value,
 )
 from django.db.models.functions import Abs, Coalesce
-from django import forms
 from django.forms import BaseForm
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -398,9 +398,7 @@ def _visible_engagement(request: AuthedRequest, uuid: Any) -> Engagement:
     return get_object_or_404(
         Engagement.objects.visible_to(request.user)
         .with_scope()
-        .select_related(
-            "account", "commercial_lead", "delivery_manager", "stage_changed_by"
-        ),
+        .select_related("account", "commercial_lead", "delivery_manager", "stage_changed_by"),
         uuid=uuid,
     )
 
@@ -782,9 +780,7 @@ def _delivery_row_delete(request: AuthedRequest, uuid: Any, pk: int, *, kind: st
     )
 
 
-scope_item = require_http_methods(["GET", "POST"])(
-    functools.partial(_delivery_row, kind="items")
-)
+scope_item = require_http_methods(["GET", "POST"])(functools.partial(_delivery_row, kind="items"))
 scope_change = require_http_methods(["GET", "POST"])(
     functools.partial(_delivery_row, kind="changes")
 )
@@ -805,9 +801,7 @@ milestone_delete = require_http_methods(["GET", "POST"])(
 # Attendance ----------------------------------------------------------------------------
 
 
-def _attendance_lines(
-    milestone: Milestone, team: list[services.TeamSeat]
-) -> list[dict[str, Any]]:
+def _attendance_lines(milestone: Milestone, team: list[services.TeamSeat]) -> list[dict[str, Any]]:
     """Initial rows: what was recorded, else the commercial lead and the delivery manager
     contributing and everyone else absent, so the usual case is one click."""
     recorded = {a.person_id: a for a in milestone.attendance.all()}
@@ -872,9 +866,7 @@ def milestone_attendance(request: AuthedRequest, uuid: Any, pk: int) -> HttpResp
         except ValidationError as refusal:
             _apply_errors(form, refusal)
         else:
-            missed = (
-                Milestone.objects.missed_by_lead().filter(pk=item.pk).exists()
-            )
+            missed = Milestone.objects.missed_by_lead().filter(pk=item.pk).exists()
             note = f"Attendance recorded for the {item.kind_label.lower()} of {engagement}."
             if missed:
                 note += f" {engagement.commercial_lead} did not contribute: it is flagged."
@@ -1254,9 +1246,7 @@ def _plan_page(
             **_plan_activities_context(request, plan, can_edit=can_edit, form=activity_form),
         }
     )
-    return render(
-        request, "engagements/success_plan.html", context, status=400 if refused else 200
-    )
+    return render(request, "engagements/success_plan.html", context, status=400 if refused else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -1317,8 +1307,7 @@ def _plan_start(request: AuthedRequest, engagement: Engagement) -> HttpResponse:
         else:
             messages.success(
                 request,
-                "Success plan started. Next: the adoption steps and how success will be "
-                "measured.",
+                "Success plan started. Next: the adoption steps and how success will be measured.",
             )
         return inline.redirect_to(request, success_plan_url(engagement))
     return _plan_page(request, engagement, None, start_form=form)
@@ -1446,9 +1435,7 @@ def success_plan_readings(request: AuthedRequest, uuid: Any) -> HttpResponse:
         {
             "can_edit": True,
             "rows": PLAN_METRICS,
-            "edit": inline.edit_for(
-                PLAN_METRICS, saved, None, _plan_row_urls(engagement, "metric")
-            )
+            "edit": inline.edit_for(PLAN_METRICS, saved, None, _plan_row_urls(engagement, "metric"))
             if saved is not None
             else None,
             **_plan_metrics_context(
@@ -1887,9 +1874,7 @@ def one_on_one_step(request: AuthedRequest, uuid: Any, pk: int | None = None) ->
         rows=NEXT_STEPS,
         item=item,
         make_form=NextStepForm,
-        save=_party_call(
-            services.next_step_save, meeting=meeting, actor=request.user, step=item
-        ),
+        save=_party_call(services.next_step_save, meeting=meeting, actor=request.user, step=item),
         urls=_meeting_row_urls(meeting, "one_on_one_step"),
         context=lambda: _step_context(meeting),
         page=lambda **extra: _one_on_one_page(request, meeting, **extra),

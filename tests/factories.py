@@ -9,7 +9,15 @@ import factory
 from django.contrib.auth.hashers import make_password
 
 from discovery.models import ClientIntelligenceProfile, FailureCostAnalysis, FailureScenario
-from engagements.models import Account, AccountTeamMember, Contact, Engagement, ProductLine, Stage
+from engagements.models import (
+    Account,
+    AccountTeamMember,
+    Contact,
+    Engagement,
+    OneOnOne,
+    ProductLine,
+    Stage,
+)
 from tcp.models import Role, User
 
 PASSWORD = "correct-horse-battery"
@@ -153,3 +161,14 @@ def complete_discovery(engagement: Engagement) -> FailureCostAnalysis:
     analysis = AnalysisFactory.create(engagement=engagement, completed_at=timezone.now())
     ScenarioFactory.create(analysis=analysis)
     return analysis
+
+
+class OneOnOneFactory(factory.django.DjangoModelFactory[OneOnOne]):
+    """A 1:1 written straight to the database, with no agenda: the history a new 1:1 reads."""
+
+    class Meta:
+        model = OneOnOne
+
+    manager = factory.SubFactory(UserFactory)
+    seller = factory.SubFactory(UserFactory, manager=factory.SelfAttribute("..manager"))
+    held_on = factory.LazyFunction(dt.date.today)

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
 from engagements.demo import DEMO_PASSWORD, SCALES, DemoBuilder
-from engagements.models import Account, Engagement
+from engagements.models import Account, Engagement, OneOnOne, RevenueEntry
 from tcp.models import User
 
 
@@ -32,6 +32,9 @@ class Command(BaseCommand):
         started = time.monotonic()
         with transaction.atomic():
             if options["reset"]:
+                # Revenue protects its engagements and 1:1s protect their people.
+                RevenueEntry.objects.all().delete()
+                OneOnOne.objects.all().delete()
                 Engagement.objects.all().delete()
                 Account.objects.all().delete()
                 User.objects.all().delete()

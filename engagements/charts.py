@@ -1,0 +1,86 @@
+"""Charts of engagement figures, drawn as SVG on the server so pages, print and PDF documents
+show the same picture without any script."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+import pygal
+from pygal.style import Style
+
+from engagements.models import SuccessMetric
+
+# Colour-blind-safe hues (Okabe-Ito), dark enough for lines on white: readings, target,
+# baseline.
+PALETTE = ("#0072B2", "#009E73", "#6c757d")
+
+# A reading: the day and the value read.
+Reading = tuple[dt.date, Decimal]
+
+STYLE = Style(
+    background="white",
+    plot_background="white",
+    foreground="#212529",
+    foreground_strong="#212529",
+    foreground_subtle="#6c757d",
+    colors=PALETTE,
+    font_family="DejaVu Sans, Helvetica, Arial, sans-serif",
+    label_font_size=11,
+    major_label_font_size=11,
+    legend_font_size=11,
+    value_font_size=10,
+    no_data_font_size=16,
+)
+
+
+def success_metric_chart(metric: SuccessMetric, readings: Sequence[Reading]) -> str:
+    """A small line chart of a success metric's readings over time, with its target and
+    baseline as dashed lines across the same days. `readings` are (day, value), oldest
+    first."""
+    options: dict[str, Any] = {
+        "style": STYLE,
+        "width": 480,
+        "height": 200,
+        "js": [],  # no script: the SVG is shown as an image and printed into documents
+        "disable_xml_declaration": False,
+        "legend_at_bottom": True,
+        "legend_at_bottom_columns": 3,
+        "truncate_legend": -1,
+        "truncate_label": -1,
+        "show_x_guides": False,
+        "show_y_guides": False,
+        "margin_right": 40,  # room for the last day's label
+        "value_formatter": lambda v: f"{v:,.2f}".rstrip("0").rstrip("."),
+        "no_data_text": "No readings yet",
+    }
+    if not readings:
+        empty = pygal.Line(**options, show_x_labels=False, show_y_labels=False)
+        return str(empty.render(is_unicode=True))
+    # Days as numbers on an XY chart keep the spacing true to time (pygal's DateLine uses a
+    # deprecated part of the standard library).
+    days = [day.toordinal() for day, _ in readings]
+    first, last = days[0], days[-1]
+    if first == last:
+        first, last = first - 1, last + 1
+    marks = [float(metric.baseline), float(metric.target)]
+    values = [float(value) for _, value in readings]
+    span = [*values, *marks]
+    pad = (max(span) - min(span)) * 0.12 or 1.0
+    chart = pygal.XY(
+        **options,
+        range=(min(span) - pad, max(span) + pad),
+        xrange=(first, last),
+        x_value_formatter=lambda x: f"{dt.date.fromordinal(round(x)):%d %b %Y}",
+    )
+    # Label the first and last reading's days and the two values progress runs between.
+    chart.x_labels = sorted({days[0], days[-1]})
+    chart.y_labels = sorted(set(marks))
+    unit = f" ({metric.unit})" if metric.unit else ""
+    chart.add(f"Readings{unit}", list(zip(days, values, strict=True)), stroke_style={"width": 2.5})
+    flat = {"show_dots": False, "stroke_style": {"width": 2, "dasharray": "6,4"}}
+    chart.add("Target", [(first, marks[1]), (last, marks[1])], **flat)
+    chart.add("Baseline", [(first, marks[0]), (last, marks[0])], **flat)
+    return str(chart.render(is_unicode=True))
