@@ -3,27 +3,14 @@ API and their services (the discovery rule and the audit trail cannot be bypasse
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
 from discovery.models import ClientIntelligenceProfile, FailureCostAnalysis, FailureScenario
 from engagements.admin import VisibleToUserAdmin
+from tcp.admin import ReadOnly
 
 
-class ReadOnlyMixin:
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ScenarioInline(ReadOnlyMixin, admin.TabularInline):
+class ScenarioInline(ReadOnly, admin.TabularInline):
     model = FailureScenario
     extra = 0
     fields = [
@@ -37,7 +24,7 @@ class ScenarioInline(ReadOnlyMixin, admin.TabularInline):
 
 
 @admin.register(FailureCostAnalysis)
-class FailureCostAnalysisAdmin(ReadOnlyMixin, VisibleToUserAdmin):
+class FailureCostAnalysisAdmin(ReadOnly, VisibleToUserAdmin):
     list_display = ["title", "engagement", "held_on", "interviewer", "completed_at"]
     list_select_related = ["engagement", "interviewer"]
     list_filter = [("completed_at", admin.EmptyFieldListFilter)]
@@ -46,7 +33,7 @@ class FailureCostAnalysisAdmin(ReadOnlyMixin, VisibleToUserAdmin):
 
 
 @admin.register(ClientIntelligenceProfile)
-class ClientIntelligenceProfileAdmin(ReadOnlyMixin, VisibleToUserAdmin):
+class ClientIntelligenceProfileAdmin(ReadOnly, VisibleToUserAdmin):
     list_display = ["account", "updated_at", "updated_by"]
     list_select_related = ["account", "updated_by"]
     search_fields = ["account__name"]

@@ -1,5 +1,4 @@
-"""Charts of discovery figures, drawn as SVG on the server so pages, print and PDF documents
-show the same picture without any script."""
+"""Charts of discovery figures."""
 
 from __future__ import annotations
 
@@ -7,25 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import pygal
-from pygal.style import Style
 
-# Colour-blind-safe hues (Okabe-Ito), dark enough for text on white.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
+from tcp.charts import SVG_OPTIONS, chart_style
 
-STYLE = Style(
-    background="white",
-    plot_background="white",
-    foreground="#212529",
-    foreground_strong="#212529",
-    foreground_subtle="#6c757d",
-    colors=PALETTE,
-    font_family="DejaVu Sans, Helvetica, Arial, sans-serif",
-    label_font_size=13,
-    major_label_font_size=13,
-    legend_font_size=13,
-    title_font_size=16,
-    value_font_size=12,
-)
+STYLE = chart_style()
 
 
 def tco_chart(alternatives: Sequence[Any], *, currency: str) -> str:
@@ -40,8 +24,7 @@ def tco_chart(alternatives: Sequence[Any], *, currency: str) -> str:
         title=f"Total cost of ownership over {lifespan} years ({currency})",
         width=800,
         height=380,
-        js=[],  # no script: the SVG is shown as an image and printed into documents
-        disable_xml_declaration=False,
+        **SVG_OPTIONS,
         legend_at_bottom=True,
         print_values=False,
         value_formatter=lambda v: f"{v:,.0f}",

@@ -33,6 +33,7 @@ from engagements.models import (
     SuccessMetric,
     SuccessPlan,
 )
+from tcp.admin import ReadOnly
 from tcp.http import AuthedRequest
 
 
@@ -42,20 +43,6 @@ class VisibleToUserAdmin(admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         qs = super().get_queryset(request)
         return qs.visible_to(request.user) if hasattr(qs, "visible_to") else qs
-
-
-class ReadOnly:
-    """Records that change on their pages, where the rules and the history live: the admin
-    shows them without add, change or delete."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class TeamInline(admin.TabularInline):

@@ -1,5 +1,4 @@
-"""Charts of engagement figures, drawn as SVG on the server so pages, print and PDF documents
-show the same picture without any script."""
+"""Charts of engagement figures."""
 
 from __future__ import annotations
 
@@ -9,9 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 import pygal
-from pygal.style import Style
 
 from engagements.models import SuccessMetric
+from tcp.charts import SVG_OPTIONS, chart_style
 
 # Colour-blind-safe hues (Okabe-Ito), dark enough for lines on white: readings, target,
 # baseline.
@@ -20,20 +19,7 @@ PALETTE = ("#0072B2", "#009E73", "#6c757d")
 # A reading: the day and the value read.
 Reading = tuple[dt.date, Decimal]
 
-STYLE = Style(
-    background="white",
-    plot_background="white",
-    foreground="#212529",
-    foreground_strong="#212529",
-    foreground_subtle="#6c757d",
-    colors=PALETTE,
-    font_family="DejaVu Sans, Helvetica, Arial, sans-serif",
-    label_font_size=11,
-    major_label_font_size=11,
-    legend_font_size=11,
-    value_font_size=10,
-    no_data_font_size=16,
-)
+STYLE = chart_style(colors=PALETTE, font_size=11)
 
 
 def success_metric_chart(metric: SuccessMetric, readings: Sequence[Reading]) -> str:
@@ -44,8 +30,7 @@ def success_metric_chart(metric: SuccessMetric, readings: Sequence[Reading]) -> 
         "style": STYLE,
         "width": 480,
         "height": 200,
-        "js": [],  # no script: the SVG is shown as an image and printed into documents
-        "disable_xml_declaration": False,
+        **SVG_OPTIONS,
         "legend_at_bottom": True,
         "legend_at_bottom_columns": 3,
         "truncate_legend": -1,
