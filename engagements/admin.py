@@ -183,17 +183,24 @@ class ClientRatingForm(EngagementPartForm):
 class EngagementPartAdmin(VisibleToUserAdmin):
     """Saves and deletes through the app's services, which audit every change."""
 
-    autocomplete_fields = ["engagement"]
+    # A raw id, not autocomplete: its widget fails on a malformed value instead of
+    # showing the field's error.
+    raw_id_fields = ["engagement"]
     list_select_related = ["engagement"]
     search_fields = ["engagement__name", "engagement__account__name"]
     save_service: Callable[..., Any]
     delete_service: Callable[..., Any]
     noun: str
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # A month of revenue or a rating belongs to its engagement for good: moving it would
+        # rewrite two engagements' history.
+        return ["engagement"] if obj is not None else []
+
     def save_model(self, request: Any, obj: Any, form: Any, change: bool) -> None:
         data = {k: v for k, v in form.cleaned_data.items() if k != "engagement"}
         saved = type(self).save_service(
-            engagement=form.cleaned_data["engagement"],
+            engagement=obj.engagement if change else form.cleaned_data["engagement"],
             actor=request.user,
             data=data,
             **{self.noun: obj if change else None},

@@ -466,6 +466,7 @@ class Engagement(TimestampedModel):
             completed_on=self.completed_on,
             grace_days=grace_days,
             today=today or timezone.localdate(),
+            stopped_on=self.cancelled_on or self.lost_on,
         )
 
     @property
@@ -526,7 +527,6 @@ class EngagementPartQuerySet[M: models.Model](models.QuerySet[M]):
         return self.filter(engagement__in=Engagement.objects.visible_to(user).values("pk"))
 
 
-
 class ScopeItem(VersionedModel):
     """A piece of the contracted scope, estimated before the contract is signed. The
     engagement's contracted effort is their sum, frozen when it is contracted."""
@@ -540,7 +540,6 @@ class ScopeItem(VersionedModel):
         validators=[MinValueValidator(Decimal("0.1"))],
     )
     note = models.TextField(blank=True)
-
 
     objects = EngagementPartQuerySet["ScopeItem"].as_manager()
 
@@ -583,7 +582,6 @@ class ScopeChange(VersionedModel):
     )
     approved_on = models.DateField()
     note = models.TextField(blank=True)
-
 
     objects = EngagementPartQuerySet["ScopeChange"].as_manager()
 
@@ -657,7 +655,8 @@ class ScopeDrift:
             return "No contracted effort yet"
         if not self.scoping_miss_days:
             return "Scope accurate: no scoping misses"
-        shown = f"{pct:.0f}" if pct >= 1 else f"{pct:.1f}"
+        # One decimal at most, so a drift just over the tolerance does not read as on it.
+        shown = f"{pct:.1f}".removesuffix(".0")
         if self.accurate:
             return f"Scope accurate: drifted {shown}% from scoping misses"
         return f"Drifted {shown}% from scoping misses"
@@ -671,6 +670,7 @@ class Timeline:
     completed_on: dt.date | None
     grace_days: int
     today: dt.date
+    stopped_on: dt.date | None = None  # cancelled (or lost) before it finished
 
     @property
     def deadline(self) -> dt.date | None:
@@ -687,6 +687,8 @@ class Timeline:
 
     @property
     def days_late(self) -> int:
+        if self.stopped_on is not None and self.completed_on is None:
+            return 0
         end = self.completed_on or self.today
         if self.deadline is None or end <= self.deadline:
             return 0
@@ -695,6 +697,8 @@ class Timeline:
     def __str__(self) -> str:
         if self.deadline is None:
             return "No contracted end date yet"
+        if self.completed_on is None and self.stopped_on is not None:
+            return f"Stopped on {self.stopped_on:%d %b %Y}, before it finished"
         if self.completed_on is None:
             if self.days_late:
                 return f"Running {self.days_late} days past the contracted end"
@@ -1074,7 +1078,6 @@ class RevenueEntry(TimestampedModel):
         validators=[MinValueValidator(Decimal(0))],
     )
 
-
     objects = EngagementPartQuerySet["RevenueEntry"].as_manager()
 
     class Meta:
@@ -1118,7 +1121,6 @@ class ClientRating(TimestampedModel):
         help_text="The client's answer to the NPS question, if asked.",
     )
     note = models.TextField(blank=True)
-
 
     objects = EngagementPartQuerySet["ClientRating"].as_manager()
 

@@ -471,6 +471,7 @@ def scope_change_save(
     between the contract signature and today.
     """
     locked = _lock_engagement(engagement)
+    _refuse_own_record(locked, actor)
     if locked.stage not in (Stage.CONTRACTED, Stage.DELIVERY, Stage.COMPLETED):
         raise ValidationError(
             "Scope changes are recorded once the engagement is contracted; before that, "
@@ -502,7 +503,17 @@ def scope_change_save(
 @transaction.atomic
 def scope_change_delete(*, change: ScopeChange, actor: User | None) -> None:
     locked = _lock_engagement(change.engagement)
+    _refuse_own_record(locked, actor)
     record_delete(obj=change, actor=actor, action="scope_change.delete", audit_on=locked)
+
+
+def _refuse_own_record(engagement: Engagement, actor: User | None) -> None:
+    """The delivery record (scope changes, milestones, attendance) measures the commercial
+    lead, so the lead does not keep it: the delivery manager does."""
+    if actor is not None and actor.pk == engagement.commercial_lead_id:
+        raise PermissionDenied(
+            "The commercial lead's delivery record is kept by the delivery manager."
+        )
 
 
 def _check_held_on(engagement: Engagement, held_on: dt.date | None) -> None:
@@ -528,6 +539,7 @@ def milestone_save(
     is critical when its kind is (architecture reviews and go-lives). It cannot have been
     held before the engagement began or in the future."""
     locked = _lock_engagement(engagement)
+    _refuse_own_record(locked, actor)
     data = dict(data)
     if data.get("critical") is None:
         if milestone is None:
@@ -535,6 +547,14 @@ def milestone_save(
         else:
             data.pop("critical", None)
     _check_held_on(locked, data.get("held_on"))
+    planned = data.get("planned_on")
+    if planned is not None and planned < locked.opened_on:
+        raise ValidationError(
+            {
+                "planned_on": f"{planned:%d %b %Y} is before the engagement began "
+                f"({locked.opened_on:%d %b %Y})."
+            }
+        )
     return record_save(
         item=milestone or Milestone(engagement=locked),
         actor=actor,
@@ -548,6 +568,7 @@ def milestone_save(
 @transaction.atomic
 def milestone_delete(*, milestone: Milestone, actor: User | None) -> None:
     locked = _lock_engagement(milestone.engagement)
+    _refuse_own_record(locked, actor)
     record_delete(obj=milestone, actor=actor, action="milestone.delete", audit_on=locked)
 
 
@@ -597,7 +618,13 @@ class AttendanceLine:
 
 def _notify_missed(milestone: Milestone, engagement: Engagement) -> None:
     lead = engagement.commercial_lead
-    recipients = [lead] if lead.manager is None else [lead, lead.manager]
+    recipients = [lead]
+    manager = lead.manager
+    if (
+        manager is not None
+        and Engagement.objects.visible_to(manager).filter(pk=engagement.pk).exists()
+    ):
+        recipients.append(manager)
     held = milestone.held_on
     assert held is not None
     notification_send(
@@ -629,6 +656,7 @@ def milestone_attendance_record(
     engagement = Engagement.objects.select_related("commercial_lead", "delivery_manager").get(
         pk=locked.engagement_id
     )
+    _refuse_own_record(engagement, actor)
     if held_on is None:
         raise ValidationError({"held_on": "Give the date the milestone was held."})
     _check_held_on(engagement, held_on)
@@ -1214,6 +1242,8 @@ AGENDA_RECENT_COMPLETION_DAYS = 90
 AGENDA_FIRST_LOOKBACK_DAYS = 90
 # A 1:1 may be put in the diary up to this many days ahead.
 ONE_ON_ONE_MAX_DAYS_AHEAD = 60
+# ...and recorded after the fact up to this many years back (history kept elsewhere before).
+ONE_ON_ONE_MAX_YEARS_BACK = 10
 
 # Other apps add what a 1:1 should also cover (the certification app: where the seller
 # stands in the curriculum) by registering a callable here from their AppConfig.ready(),
@@ -1331,6 +1361,11 @@ def _check_one_on_one_date(
     *, manager: User, seller: User, held_on: dt.date, meeting: OneOnOne | None = None
 ) -> None:
     latest = timezone.localdate() + dt.timedelta(days=ONE_ON_ONE_MAX_DAYS_AHEAD)
+    earliest = timezone.localdate() - dt.timedelta(days=ONE_ON_ONE_MAX_YEARS_BACK * 366)
+    if held_on < earliest:
+        raise ValidationError(
+            {"held_on": f"{held_on:%d %b %Y} is too long ago for a 1:1 to be recorded now."}
+        )
     if held_on > latest:
         raise ValidationError(
             {

@@ -548,18 +548,15 @@ def _delivery_engagement(request: AuthedRequest, uuid: Any) -> Engagement:
     )
 
 
-def _may_record_delivery(user: Any, engagement: Engagement) -> bool:
-    """Scope changes and milestones: the account team's commercial seats and the people
-    who deliver the engagement."""
-    return engagement.is_editable_by(user) or engagement.is_deliverable_by(user)
-
-
 def _delivery_access(request: AuthedRequest, uuid: Any, *, scope: bool = False) -> Engagement:
+    """Scope items are estimated by the account team before the contract; scope changes,
+    milestones and attendance are kept by the people who deliver the engagement (they
+    measure the commercial lead, so the lead does not keep them)."""
     engagement = _delivery_engagement(request, uuid)
     allowed = (
         engagement.is_editable_by(request.user)
         if scope
-        else _may_record_delivery(request.user, engagement)
+        else engagement.is_deliverable_by(request.user)
     )
     if not allowed:
         raise Http404
@@ -654,8 +651,10 @@ def _delivery_page(
 ) -> HttpResponse:
     context = _delivery_context(engagement, fresh=False)
     can_edit = engagement.is_editable_by(request.user)
-    can_attend = engagement.is_deliverable_by(request.user)
-    can_record = can_edit or can_attend
+    can_attend = can_record = (
+        engagement.is_deliverable_by(request.user)
+        and request.user.pk != engagement.commercial_lead_id
+    )
     can_scope = not engagement.scope_is_frozen and can_edit
     can_change = can_record and engagement.stage in WON_STAGES
     changes = ScopeChange.objects.filter(engagement=engagement).select_related("approved_by")
@@ -849,14 +848,19 @@ def milestone_attendance(request: AuthedRequest, uuid: Any, pk: int) -> HttpResp
     error = ""
     if request.method == "POST" and form.is_valid() and formset.is_valid():
         try:
-            lines = []
-            for line in formset.cleaned_data:
-                seat = people.get(line["person"])
-                if seat is None:
-                    raise ValidationError("Someone in the form is not on this engagement's team.")
-                lines.append(
-                    services.AttendanceLine(seat.person, line["mode"], line.get("note", ""))
+            posted = [line for line in formset.cleaned_data if line]
+            if sorted(line["person"] for line in posted) != sorted(people):
+                # A stale form (the team changed) or a forged one: never a partial record.
+                raise ValidationError(
+                    "The team is not as it was when this form opened: someone listed is not "
+                    "on this engagement's team, or someone is missing. Reload the form."
                 )
+            lines = [
+                services.AttendanceLine(
+                    people[line["person"]].person, line["mode"], line.get("note", "")
+                )
+                for line in posted
+            ]
             services.milestone_attendance_record(
                 milestone=item,
                 actor=request.user,
@@ -899,7 +903,9 @@ def milestone_attendance(request: AuthedRequest, uuid: Any, pk: int) -> HttpResp
     template = "engagements/attendance.html"
     if request.htmx and context["inline"]:
         template += "#attendance_form"
-    return render(request, template, context, status=400 if request.method == "POST" else 200)
+    # htmx swaps only successful replies, so a refused inline form comes back as 200.
+    refused = request.method == "POST" and not request.htmx
+    return render(request, template, context, status=400 if refused else 200)
 
 
 # My milestones and delivery participation ----------------------------------------------

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 
 from engagements import services
@@ -224,7 +224,7 @@ def test_scoping_misses_just_over_the_tolerance_have_drifted(delivering: Engagem
     drift = _drift(delivering)
     assert drift.accurate is False
     assert _accurate_in_sql(delivering) is False
-    assert str(drift) == "Drifted 10% from scoping misses"
+    assert str(drift) == "Drifted 10.1% from scoping misses"
 
 
 def test_drift_is_told_in_plain_words(delivering: Engagement) -> None:
@@ -303,6 +303,9 @@ def test_the_timeline_says_how_late_in_plain_words(delivering: Engagement) -> No
     assert str(delivering.timeline(0, dt.date(2024, 12, 1))) == "19 days to the contracted end"
     delivering.completed_on = dt.date(2024, 12, 30)
     assert str(delivering.timeline(2, today)) == "Finished 8 days late"
+    delivering.completed_on, delivering.cancelled_on = None, dt.date(2024, 9, 1)
+    assert str(delivering.timeline(0, today)) == "Stopped on 01 Sep 2024, before it finished"
+    assert delivering.timeline(0, today).days_late == 0
 
 
 # Milestones ------------------------------------------------------------------------------
@@ -523,7 +526,9 @@ def test_an_inline_attendance_save_answers_with_the_flag(
 ) -> None:
     review = _review(delivering)
     url = reverse("engagements:milestone_attendance", args=[delivering.uuid, review.pk])
-    data = _attendance_post(delivering, review, {owner: "observed"}, "2024-04-11")
+    data = _attendance_post(
+        delivering, review, {owner: "observed", delivery_manager: "contributed"}, "2024-04-11"
+    )
     response = client_for(delivery_manager).post(
         url, {**data, "inline": "1"}, headers={"HX-Request": "true"}
     )
@@ -547,13 +552,80 @@ def test_a_forged_person_in_the_attendance_form_changes_nothing(
     assert review.held_on is None
 
 
+@pytest.mark.parametrize("extra_forms", [0, 2])
+def test_a_form_missing_someone_or_padded_with_empty_rows_changes_nothing(
+    delivering: Engagement, delivery_manager: User, owner: User, extra_forms: int
+) -> None:
+    review = _review(delivering)
+    url = reverse("engagements:milestone_attendance", args=[delivering.uuid, review.pk])
+    data = _attendance_post(delivering, review, {owner: "absent"}, "2024-04-11")
+    data["line-TOTAL_FORMS"] = str(1 + extra_forms)
+    response = client_for(delivery_manager).post(url, data)
+    assert response.status_code == 400
+    if not extra_forms:
+        assert "Reload the form" in response.text
+    assert not MilestoneAttendance.objects.exists()
+    review.refresh_from_db()
+    assert review.held_on is None
+
+
+def test_the_commercial_lead_cannot_rewrite_their_own_delivery_record(
+    delivering: Engagement, delivery_manager: User, owner: User
+) -> None:
+    review = _review(delivering)
+    _attend(review, delivery_manager, owner=AttendanceMode.ABSENT)
+    _change(delivering, "30")
+    change = ScopeChange.objects.get()
+    client = client_for(owner)
+    prefix = f"milestone-{review.pk}"
+    edit = client.post(
+        reverse("engagements:milestone", args=[delivering.uuid, review.pk]),
+        {
+            f"{prefix}-kind": "qbr",
+            f"{prefix}-planned_on": "2024-04-10",
+            f"{prefix}-held_on": "2024-04-12",
+            f"{prefix}-version": str(review.version + 1),
+        },
+    )
+    assert edit.status_code == 404
+    args = [delivering.uuid, review.pk]
+    assert client.post(reverse("engagements:milestone_delete", args=args)).status_code == 404
+    args = [delivering.uuid, change.pk]
+    assert client.post(reverse("engagements:scope_change_delete", args=args)).status_code == 404
+    assert _missed(delivering) == [review]
+    assert ScopeChange.objects.filter(cause=ScopeCause.SCOPING_MISS).count() == 1
+    with pytest.raises(PermissionDenied):
+        services.milestone_save(
+            engagement=delivering, actor=owner, data={"critical": False}, milestone=review
+        )
+    with pytest.raises(PermissionDenied):
+        services.scope_change_save(
+            engagement=delivering,
+            actor=owner,
+            data={"cause": ScopeCause.CLIENT_REQUEST},
+            change=change,
+        )
+
+
+def test_a_milestone_planned_before_the_engagement_began_is_refused(
+    delivering: Engagement,
+) -> None:
+    with pytest.raises(ValidationError) as refusal:
+        _review(delivering, planned_on=dt.date(1, 1, 1))
+    assert "before the engagement began" in refusal.value.message_dict["planned_on"][0]
+    assert not Milestone.objects.exists()
+
+
 def test_a_held_date_in_the_future_is_refused_on_the_attendance_form(
     delivering: Engagement, delivery_manager: User, owner: User
 ) -> None:
     review = _review(delivering)
     url = reverse("engagements:milestone_attendance", args=[delivering.uuid, review.pk])
     response = client_for(delivery_manager).post(
-        url, _attendance_post(delivering, review, {owner: "contributed"}, "2999-01-01")
+        url,
+        _attendance_post(
+            delivering, review, {owner: "contributed", delivery_manager: "observed"}, "2999-01-01"
+        ),
     )
     assert response.status_code == 400
     assert "in the future" in response.text

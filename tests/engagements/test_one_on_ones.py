@@ -443,6 +443,15 @@ def test_a_1_1_can_be_booked_sixty_days_ahead_but_not_further_nor_twice_on_a_day
     assert OneOnOne.objects.count() == 1
 
 
+def test_a_1_1_from_a_bygone_age_is_refused(seller: User, boss: User) -> None:
+    with pytest.raises(ValidationError) as refused:
+        services.one_on_one_create(
+            manager=boss, seller=seller, held_on=dt.date(1, 1, 1), actor=boss
+        )
+    assert "too long ago" in refused.value.message_dict["held_on"][0]
+    _nothing_opened()
+
+
 # Career notes: the two people only ---------------------------------------------------------
 
 

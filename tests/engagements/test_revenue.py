@@ -151,3 +151,31 @@ def test_removing_revenue_in_the_admin_is_audited(
     assert response.status_code == 302
     assert not RevenueEntry.objects.exists()
     assert AuditLogEntry.objects.filter(action="revenue.delete", actor=administrator).exists()
+
+
+def test_a_revenue_entry_stays_with_its_engagement_when_corrected(
+    administrator: User, delivering: Engagement
+) -> None:
+    entry = services.revenue_entry_save(
+        engagement=delivering,
+        actor=None,
+        data={"month": dt.date(2024, 5, 1), "revenue": Decimal(10), "cost": Decimal(0)},
+    )
+    url = reverse("admin:engagements_revenueentry_change", args=[entry.pk])
+    response = client_for(administrator).post(
+        url, {"month": "2024-05-01", "revenue": "12", "cost": "1"}
+    )
+    assert response.status_code == 302
+    entry.refresh_from_db()
+    assert (entry.engagement_id, entry.revenue) == (delivering.pk, Decimal("12.00"))
+    audit = AuditLogEntry.objects.get(action="revenue.update")
+    assert audit.object_id == str(delivering.pk)
+
+
+def test_a_malformed_engagement_in_the_admin_is_a_field_error(administrator: User) -> None:
+    response = client_for(administrator).post(
+        reverse("admin:engagements_revenueentry_add"),
+        {"engagement": "not-a-number", "month": "2024-05-01", "revenue": "1", "cost": "0"},
+    )
+    assert response.status_code == 200
+    assert "engagement" in response.context["adminform"].form.errors
