@@ -69,3 +69,31 @@ def success_metric_chart(metric: SuccessMetric, readings: Sequence[Reading]) -> 
     chart.add("Target", [(first, marks[1]), (last, marks[1])], **flat)
     chart.add("Baseline", [(first, marks[0]), (last, marks[0])], **flat)
     return str(chart.render(is_unicode=True))
+
+
+def participation_chart(quarters: Sequence[tuple[dt.date, int, int]]) -> str:
+    """The share of critical milestones the commercial lead contributed to, per quarter.
+    `quarters` are (first day, contributed, held), oldest first."""
+    chart = pygal.Bar(
+        **SVG_OPTIONS,
+        style=chart_style(font_size=12),
+        width=800,
+        height=260,
+        range=(0, 100),
+        show_legend=False,
+        print_values=True,
+        value_formatter=lambda v: f"{v:.0f}%",
+        no_data_text="No critical milestones held",
+        x_label_rotation=0,
+    )
+    chart.x_labels = [f"Q{(start.month - 1) // 3 + 1} {start:%y}" for start, _, _ in quarters]
+    chart.add(
+        "Lead contributed",
+        [
+            {"value": contributed * 100 / held, "label": f"{contributed} of {held}"}
+            if held
+            else None
+            for _, contributed, held in quarters
+        ],
+    )
+    return str(chart.render(is_unicode=True))

@@ -55,6 +55,11 @@ urlpatterns = [
     ),
     path("milestones/", views.my_milestones, name="my_milestones"),
     path("delivery/participation/", views.participation, name="participation"),
+    path(
+        "delivery/participation/chart.svg",
+        views.participation_chart,
+        name="participation_chart",
+    ),
     # Golden thread: the success plan
     path("engagements/<uuid:uuid>/success-plan/", views.success_plan, name="success_plan"),
     path(

@@ -24,7 +24,7 @@ from django.db.models import (
     Sum,
     Value,
 )
-from django.db.models.functions import Abs, Coalesce
+from django.db.models.functions import Abs, Coalesce, TruncQuarter
 from django.forms import BaseForm
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -962,6 +962,30 @@ def my_milestones(request: AuthedRequest) -> HttpResponse:
         "engagements/my_milestones.html",
         {"awaiting": awaiting[:50], "page": page, "today": today},
     )
+
+
+def _participation_by_quarter(start: dt.date, end: dt.date) -> list[tuple[dt.date, int, int]]:
+    rows = (
+        Milestone.objects.filter(critical=True, held_on__range=(start, end))
+        .with_lead_contribution()
+        .annotate(quarter=TruncQuarter("held_on"))
+        .values("quarter")
+        .annotate(held=Count("id"), contributed=Count("id", filter=Q(lead_contributed=True)))
+        .order_by("quarter")
+    )
+    return [(row["quarter"], row["contributed"], row["held"]) for row in rows]
+
+
+@require_GET
+def participation_chart(request: AuthedRequest) -> HttpResponse:
+    if not request.user.sees_everything:
+        raise Http404
+    form = ParticipationFilterForm(request.GET or None)
+    start, end = form.window()
+    svg = charts.participation_chart(_participation_by_quarter(start, end))
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
 
 
 @require_GET

@@ -665,6 +665,28 @@ def test_outsiders_get_404_on_every_delivery_page_and_post(
     assert Milestone.objects.count() == 1
 
 
+def test_the_participation_chart_shows_each_quarters_share(
+    delivering: Engagement, delivery_manager: User, leadership: User, owner: User
+) -> None:
+    _attend(_review(delivering), delivery_manager, owner=AttendanceMode.ABSENT)
+    second = _review(delivering, kind=MilestoneKind.GO_LIVE)
+    services.milestone_attendance_record(
+        milestone=second,
+        actor=delivery_manager,
+        held_on=dt.date(2024, 5, 2),
+        lines=[services.AttendanceLine(owner, AttendanceMode.CONTRIBUTED)],
+    )
+    url = reverse("engagements:participation_chart") + "?start=2024-01-01&end=2024-12-31"
+    response = client_for(leadership).get(url)
+    assert response["Content-Type"] == "image/svg+xml"
+    svg = response.content.decode()
+    assert "Q2 24" in svg
+    assert "50%" in svg
+    assert client_for(owner).get(url).status_code == 404
+    board = client_for(leadership).get(reverse("engagements:participation") + "?start=2024-01-01")
+    assert 'chart.svg?start=2024-01-01"' in board.text
+
+
 def test_only_leadership_sees_the_participation_board(
     owner: User, delivery_manager: User, leadership: User
 ) -> None:
