@@ -81,10 +81,13 @@ def participation_chart(quarters: Sequence[tuple[dt.date, int, int]]) -> str:
         height=260,
         range=(0, 100),
         show_legend=False,
-        print_values=True,
+        # Figures on the bars while they fit; beyond that the tooltips and the table say.
+        print_values=len(quarters) <= 12,
         value_formatter=lambda v: f"{v:.0f}%",
         no_data_text="No critical milestones held",
-        x_label_rotation=0,
+        x_label_rotation=0 if len(quarters) <= 12 else 45,
+        show_minor_x_labels=len(quarters) <= 12,
+        x_labels_major_every=4 if len(quarters) > 12 else None,
     )
     chart.x_labels = [f"Q{(start.month - 1) // 3 + 1} {start:%y}" for start, _, _ in quarters]
     chart.add(

@@ -1704,7 +1704,8 @@ def one_on_one_cadence(
     organisation: OrganisationSettings | None = None,
     today: dt.date | None = None,
 ) -> QuerySet[User]:
-    """Each active report with the cadence of their 1:1s with their manager, in one query.
+    """Each active report who sells (a commercial role: the 1:1 cadence is for technical
+    sellers) with the cadence of their 1:1s with their manager, in one query.
 
     `manager`: that person's reports; None: everyone in the organisation who has a manager
     (leadership's view). Each row carries `last_one_on_one` (the latest 1:1 held with their
@@ -1715,7 +1716,7 @@ def one_on_one_cadence(
     """
     organisation = organisation or OrganisationSettings.load()
     today = today or timezone.localdate()
-    people = User.objects.filter(is_active=True)
+    people = User.objects.commercial().filter(is_active=True)
     people = people.exclude(manager=None) if manager is None else people.filter(manager=manager)
     cutoff = today - dt.timedelta(days=organisation.one_on_one_cadence_days)
     return people.annotate(
@@ -1736,3 +1737,17 @@ def one_on_one_cadence(
             output_field=BooleanField(),
         ),
     )
+
+
+# Certification: notices on an engagement page ----------------------------------------------
+
+# Other apps flag a running engagement without changing it (the certification app: its
+# commercial lead's certification is overdue) by registering a callable here from their
+# AppConfig.ready(). Each takes the engagement and returns sentences to show on its page.
+EngagementNotice = Callable[[Engagement], list[str]]
+ENGAGEMENT_NOTICES: list[EngagementNotice] = []
+
+
+def engagement_notices(engagement: Engagement) -> list[str]:
+    """What the registered apps flag on this engagement's page."""
+    return [text for notice in ENGAGEMENT_NOTICES for text in notice(engagement)]
