@@ -429,6 +429,7 @@ def _engagement_context(
         "pre_adoption": engagement.is_pre_adoption(organisation.tcp_adoption_date),
         "organisation": organisation,
         "trail": audit_trail(engagement, limit=10),
+        "notices": services.engagement_notices(engagement),
         **extra,
     }
 

@@ -7,6 +7,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
 from tcp.models import AuditLogEntry, Notification, OrganisationSettings, User
+from tcp.services import user_set_active, user_set_roles
 
 
 class ReadOnly:
@@ -32,6 +33,19 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ["username", "first_name", "last_name", "email", "roles", "is_active"]
     list_filter = ["is_active", "is_staff"]
     search_fields = ["username", "first_name", "last_name", "email"]
+
+    def save_model(self, request: Any, obj: User, form: Any, change: bool) -> None:
+        # Roles and leaving go through their services, which record the change and let
+        # other apps act on it (certification enrols whoever gets a commercial role).
+        roles, active = list(obj.roles), obj.is_active
+        if change:
+            stored = User.objects.only("roles", "is_active").get(pk=obj.pk)
+            obj.roles, obj.is_active = stored.roles, stored.is_active
+        else:
+            obj.roles = []
+        super().save_model(request, obj, form, change)
+        user_set_active(user=obj, active=active, actor=request.user)
+        user_set_roles(user=obj, roles=roles, actor=request.user)
 
 
 @admin.register(OrganisationSettings)

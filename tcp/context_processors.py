@@ -68,6 +68,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         names.append(("engagements:participation", "Participation"))
     if user.sees_everything or user.manager_id is not None or manages:
         names.append(("engagements:one_on_one_list", "1:1s"))
+    if user.is_commercial or user.sees_everything or manages:
+        names.append(("certification:mine", "Certification"))
+    if user.sees_everything or user.has_role(Role.ACCOUNT_MANAGER):
+        names.append(("scorecard:scorecard", "Scorecard"))
     if user.is_administrator:
         names.append(("organisation_settings", "Organisation"))
     path = request.path

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from tcp.models import AuditLogEntry, Notification, OrganisationSettings, User
+from tcp.models import ACTION_LABELS, AuditLogEntry, Notification, OrganisationSettings, User
 
 
 def _plain(value: Any) -> Any:
@@ -276,15 +276,46 @@ def organisation_update(
     return record_update(obj=organisation, actor=actor, data=data, action="organisation.update")
 
 
+# Other apps act when a person's roles or active flag change (certification enrols whoever
+# gets a commercial role) by registering a hook here from their AppConfig.ready(), so the
+# core never imports them. Each hook gets the person and the actor, inside the change's
+# transaction.
+PersonHook = Callable[[User, User | None], None]
+PERSON_CHANGE_HOOKS: list[PersonHook] = []
+
+ACTION_LABELS["user.active"] = "changed whether the person works here"
+
+
 @transaction.atomic
 def user_set_roles(*, user: User, roles: Iterable[str], actor: User | None) -> User:
-    """Give a person exactly these roles, and record who changed them."""
+    """Give a person exactly these roles, and record who changed them.
+
+    Compares with the stored roles (locked), so two changes at once apply one after the
+    other and the hooks run once per real change.
+    """
     new_roles = sorted(set(roles))
-    old_roles = sorted(user.roles)
+    old_roles = sorted(User.objects.select_for_update().only("roles").get(pk=user.pk).roles)
     if new_roles != old_roles:
         user.roles = new_roles
         user.save(update_fields=["roles"])
         audit_record(
             actor=actor, action="user.roles", obj=user, changes={"roles": [old_roles, new_roles]}
         )
+        for hook in PERSON_CHANGE_HOOKS:
+            hook(user, actor)
+    return user
+
+
+@transaction.atomic
+def user_set_active(*, user: User, active: bool, actor: User | None) -> User:
+    """Mark a person as working here or as having left, and record who did it."""
+    was_active = User.objects.select_for_update().only("is_active").get(pk=user.pk).is_active
+    if active != was_active:
+        user.is_active = active
+        user.save(update_fields=["is_active"])
+        audit_record(
+            actor=actor, action="user.active", obj=user, changes={"active": [was_active, active]}
+        )
+        for hook in PERSON_CHANGE_HOOKS:
+            hook(user, actor)
     return user

@@ -3,6 +3,7 @@ environment (see .env.example); a malformed value stops the process at start-up.
 
 from pathlib import Path
 
+from celery.schedules import crontab
 from environs import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -158,6 +159,21 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "notifications-prune": {
         "task": "tcp.tasks.notifications_prune",
         "schedule": 24 * 60 * 60,
+    },
+    # Early in the morning, so reminders are waiting when people start work.
+    "certification-daily": {
+        "task": "certification.tasks.certification_daily",
+        "schedule": crontab(hour=6, minute=30),
+    },
+    # Scorecard: every period at night (catches deletions and settings changes), and the
+    # periods moved by recent changes every minute.
+    "scorecard-nightly": {
+        "task": "scorecard.tasks.scorecard_nightly",
+        "schedule": crontab(hour=2, minute=15),
+    },
+    "scorecard-refresh": {
+        "task": "scorecard.tasks.scorecard_refresh",
+        "schedule": 60,
     },
 }
 

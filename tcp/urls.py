@@ -19,5 +19,7 @@ urlpatterns = [
     path("notifications/read/", views.notifications_read, name="notifications_read"),
     path("", include("engagements.urls")),
     path("", include("discovery.urls")),
+    path("", include("certification.urls")),
+    path("", include("scorecard.urls")),
     path("admin/", admin.site.urls),
 ]

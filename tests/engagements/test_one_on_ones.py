@@ -293,20 +293,13 @@ def test_a_new_1_1_opens_with_its_agenda_read_from_the_data(
     assert [(d["name"], d["text"]) for d in agenda["scope_drift"]] == [
         ("Archive move", "Drifted 20% from scoping misses")
     ]
+    not_enrolled = "Not enrolled yet: the daily check enrols everyone in a commercial role."
     assert agenda["sections"] == [
-        {
-            "key": "certification",
-            "title": "Certification",
-            "lines": ["Certification status is not tracked yet."],
-        }
+        {"key": "certification", "title": "Certification", "lines": [not_enrolled]}
     ]
 
     page = client_for(boss).get(_url(meeting)).text
-    for text in (
-        "Go-live rehearsal",
-        "Drifted 20% from scoping misses",
-        "Certification status is not tracked yet.",
-    ):
+    for text in ("Go-live rehearsal", "Drifted 20% from scoping misses", not_enrolled):
         assert text in page
     assert "Review before the last 1:1" not in page
 

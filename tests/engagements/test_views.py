@@ -469,7 +469,8 @@ def test_the_engagement_page_runs_a_fixed_number_of_queries(
         )
     client = client_for(leadership)
     client.get(engagement.get_absolute_url())
-    with django_assert_num_queries(8):
+    # The ninth: whether the commercial lead's certification is overdue (a notice).
+    with django_assert_num_queries(9):
         client.get(engagement.get_absolute_url())
 
 

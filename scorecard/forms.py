@@ -1,0 +1,101 @@
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+
+from scorecard import services
+from scorecard.kpis import KPIS, Dimension
+from scorecard.periods import Period, PeriodType
+from tcp.forms import StyledFormMixin
+
+
+class PeriodForm(StyledFormMixin, forms.Form):
+    """Which period (and breakdown) a scorecard page shows. Bad input falls back to the
+    defaults rather than failing: these are links people share and edit by hand."""
+
+    period_type = forms.ChoiceField(
+        label="Period", choices=PeriodType.choices, required=False, initial=PeriodType.QUARTER
+    )
+    start = forms.DateField(label="Starting", required=False)
+    breakdown = forms.ChoiceField(
+        label="Break down by",
+        choices=[("", "No breakdown"), *Dimension.choices],
+        required=False,
+    )
+
+    def __init__(self, *args: Any, today: dt.date | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.today = today
+        kind = self.data.get("period_type") or PeriodType.QUARTER
+        if kind not in PeriodType.values:
+            kind = PeriodType.QUARTER
+        latest = Period.of(kind, self.today or dt.date.today())
+        recent = services.recent_periods(kind, latest, count=16)
+        field = self.fields["start"]
+        field.widget = forms.Select(
+            choices=[(p.start.isoformat(), p.label) for p in reversed(recent)],
+            attrs={"class": "form-select"},
+        )
+
+    @property
+    def period(self) -> Period:
+        data = self.cleaned_data if self.is_valid() else {}
+        kind = data.get("period_type") or PeriodType.QUARTER
+        start = data.get("start")
+        if start is None:
+            return services.default_period(kind, self.today)
+        return Period.of(kind, start)
+
+    @property
+    def dimension(self) -> str:
+        return (self.cleaned_data.get("breakdown") or "") if self.is_valid() else ""
+
+
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class WindowsForm(StyledFormMixin, forms.Form):
+    """The two windows of the TCP impact view; empty fields take the defaults."""
+
+    pre_start = forms.DateField(label="Before: from", required=False, widget=DATE)
+    pre_end = forms.DateField(label="Before: to", required=False, widget=DATE)
+    post_start = forms.DateField(label="After: from", required=False, widget=DATE)
+    post_end = forms.DateField(label="After: to", required=False, widget=DATE)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        pre, post = services.default_windows()
+        data["pre_start"] = data.get("pre_start") or pre.start
+        data["pre_end"] = data.get("pre_end") or pre.end
+        data["post_start"] = data.get("post_start") or post.start
+        data["post_end"] = data.get("post_end") or post.end
+        for which in ("pre", "post"):
+            if data[f"{which}_end"] < data[f"{which}_start"]:
+                self.add_error(f"{which}_end", "The window must end on or after its start.")
+        return data
+
+    def windows(self) -> tuple[Period, Period]:
+        if not self.is_valid():
+            return services.default_windows()
+        data = self.cleaned_data
+        return (
+            Period.window(data["pre_start"], data["pre_end"]),
+            Period.window(data["post_start"], data["post_end"]),
+        )
+
+
+class TargetForm(StyledFormMixin, forms.Form):
+    kpi = forms.ChoiceField(choices=[(k.key, k.name) for k in KPIS], widget=forms.HiddenInput)
+    period_type = forms.ChoiceField(choices=PeriodType.choices, widget=forms.HiddenInput)
+    target = forms.DecimalField(max_digits=16, decimal_places=2)
+    amber_margin = forms.DecimalField(
+        label="Amber within",
+        max_digits=16,
+        decimal_places=2,
+        min_value=Decimal(0),
+        initial=Decimal(5),
+        help_text="How far off the target still reads as close.",
+    )

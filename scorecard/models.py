@@ -1,0 +1,102 @@
+"""Stored KPI figures, their targets, and the rollup's bookkeeping."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils import timezone
+
+from scorecard.periods import PeriodType
+
+
+class KpiSnapshot(models.Model):
+    """One KPI for one period, for the organisation ("" dimension) or one dimension value.
+    Numerator and denominator are kept so every figure can be explained."""
+
+    kpi = models.CharField(max_length=40)
+    period_type = models.CharField(max_length=8, choices=PeriodType.choices)
+    period_start = models.DateField()
+    dimension = models.CharField(max_length=20, blank=True)
+    dimension_value = models.CharField(max_length=64, blank=True)
+    numerator = models.DecimalField(max_digits=20, decimal_places=4)
+    denominator = models.DecimalField(max_digits=20, decimal_places=4)
+    value = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
+    computed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["kpi", "period_type", "period_start", "dimension", "dimension_value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kpi", "period_type", "period_start", "dimension", "dimension_value"],
+                name="kpi_snapshot_once",
+            )
+        ]
+        indexes = [models.Index(fields=["period_type", "period_start", "dimension"])]
+
+    def __str__(self) -> str:
+        where = f" {self.dimension}={self.dimension_value}" if self.dimension else ""
+        return f"{self.kpi} {self.period_type} {self.period_start}{where}: {self.value}"
+
+
+class TargetStatus(models.TextChoices):
+    GREEN = "green", "On target"
+    AMBER = "amber", "Close to target"
+    RED = "red", "Off target"
+
+
+class KpiTarget(models.Model):
+    """What leadership aims for on a KPI over a type of period. Within `amber_margin` of the
+    target (in the KPI's own unit) on the wrong side reads amber, further off red."""
+
+    kpi = models.CharField(max_length=40)
+    period_type = models.CharField(max_length=8, choices=PeriodType.choices)
+    target = models.DecimalField(max_digits=16, decimal_places=2)
+    amber_margin = models.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        default=Decimal(5),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text="How far off the target still reads as close (amber).",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["kpi", "period_type"]
+        constraints = [
+            models.UniqueConstraint(fields=["kpi", "period_type"], name="kpi_target_once"),
+            models.CheckConstraint(
+                condition=models.Q(amber_margin__gte=0), name="kpi_target_margin_not_negative"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kpi} ({self.period_type}): {self.target}"
+
+    def status(self, value: Decimal | None, *, higher_is_better: bool) -> str | None:
+        if value is None:
+            return None
+        shortfall = self.target - value if higher_is_better else value - self.target
+        if shortfall <= 0:
+            return TargetStatus.GREEN
+        if shortfall <= self.amber_margin:
+            return TargetStatus.AMBER
+        return TargetStatus.RED
+
+
+class RollupState(models.Model):
+    """The single row recording how far the change-driven recompute has read its inputs."""
+
+    checked_until = models.DateTimeField(null=True, blank=True)
+    last_full_run = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="rollup_state_one")]
+
+    def __str__(self) -> str:
+        return f"Checked until {self.checked_until}"

@@ -1,0 +1,477 @@
+"""Rolling KPIs up into snapshots, and reading them back for the pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.db.models import Max, Min, Q
+from django.utils import timezone
+
+from engagements.models import (
+    ClientRating,
+    Engagement,
+    Milestone,
+    RevenueEntry,
+    ScopeChange,
+)
+from scorecard.kpis import KPIS, REGISTRY, TCP_KPIS, ZERO, Context, Dimension, Kpi
+from scorecard.models import KpiSnapshot, KpiTarget, RollupState
+from scorecard.periods import Period, PeriodType, periods_between
+from tcp.models import User
+from tcp.services import audit_record
+
+# KPIs measured at the period's last day: a change on one day moves every later period.
+STOCK_KPIS = frozenset(
+    {
+        "backlog",
+        "pipeline_growth",
+        "client_retention",
+        "certification_coverage",
+        "certification_on_track",
+        "certification_overdue",
+    }
+)
+# Rows committed while a check runs can carry an earlier updated_at than the check's end;
+# re-reading this much keeps them from slipping through (recomputing is idempotent).
+OVERLAP = dt.timedelta(minutes=2)
+
+
+def _lock(period: Period) -> None:
+    """One writer per period at a time; a second worker waits, then writes the same rows."""
+    key = zlib.crc32(f"scorecard:{period.kind}:{period.start}".encode())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def _rows(kpi: Kpi, period: Period, ctx: Context) -> dict[tuple[str, str], tuple[Any, ...]]:
+    rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+    for dimension in (None, *kpi.dimensions):
+        for dim_value, (num, den) in kpi.figures(period, dimension, ctx).items():
+            rows[(dimension or "", dim_value)] = (num, den, kpi.value(num, den))
+    return rows
+
+
+@transaction.atomic
+def snapshots_recompute(*, period: Period, keys: Iterable[str] | None = None) -> int:
+    """Recompute the snapshots of `period` (a month, quarter or year) for the KPIs `keys`
+    (all when None), replacing what was stored. Rows whose figures did not change are left
+    as they were, so running it twice writes nothing the second time. Returns rows written.
+    """
+    if period.kind not in PeriodType.values:
+        raise ValidationError({"period": "Snapshots are kept for months, quarters and years."})
+    _lock(period)
+    ctx = Context.load()
+    kpis = [REGISTRY[key] for key in keys] if keys is not None else list(KPIS)
+    wanted: dict[tuple[str, str, str], tuple[Any, ...]] = {}
+    for kpi in kpis:
+        for (dimension, dim_value), figures in _rows(kpi, period, ctx).items():
+            wanted[(kpi.key, dimension, dim_value)] = figures
+    stored = {
+        (s.kpi, s.dimension, s.dimension_value): s
+        for s in KpiSnapshot.objects.filter(
+            period_type=period.kind,
+            period_start=period.start,
+            kpi__in=[kpi.key for kpi in kpis],
+        )
+    }
+    gone = [s.pk for key, s in stored.items() if key not in wanted]
+    KpiSnapshot.objects.filter(pk__in=gone).delete()
+    now = timezone.now()
+    changed = []
+    for (key, dimension, dim_value), (num, den, value) in sorted(wanted.items()):
+        old = stored.get((key, dimension, dim_value))
+        if old and (old.numerator, old.denominator, old.value) == (num, den, value):
+            continue
+        changed.append(
+            KpiSnapshot(
+                kpi=key,
+                period_type=period.kind,
+                period_start=period.start,
+                dimension=dimension,
+                dimension_value=dim_value,
+                numerator=num,
+                denominator=den,
+                value=value,
+                computed_at=now,
+            )
+        )
+    KpiSnapshot.objects.bulk_create(
+        changed,
+        update_conflicts=True,
+        unique_fields=["kpi", "period_type", "period_start", "dimension", "dimension_value"],
+        update_fields=["numerator", "denominator", "value", "computed_at"],
+    )
+    return len(changed) + len(gone)
+
+
+def data_span() -> tuple[dt.date, dt.date] | None:
+    """The first and last day any KPI input falls on (today at the latest)."""
+    bounds = Engagement.objects.aggregate(first=Min("opened_on"), last=Max("opened_on"))
+    revenue = RevenueEntry.objects.aggregate(first=Min("month"))
+    firsts = [d for d in (bounds["first"], revenue["first"]) if d]
+    if not firsts:
+        return None
+    return min(firsts), timezone.localdate()
+
+
+def all_periods(until: dt.date | None = None) -> list[Period]:
+    span = data_span()
+    if span is None:
+        return []
+    first, last = span
+    last = until or last
+    return [p for kind in PeriodType.values for p in periods_between(kind, first, last)]
+
+
+PROGRESS_KEY = "scorecard:recompute-progress"
+
+
+def recompute_progress() -> dict[str, Any] | None:
+    """How far an administrator's "recompute now" has come: done, total, running."""
+    return cache.get(PROGRESS_KEY)
+
+
+def recompute_progress_start() -> None:
+    cache.set(PROGRESS_KEY, {"done": 0, "total": 0, "running": True}, timeout=3600)
+
+
+def scorecard_recompute_all(*, report_progress: bool = False) -> int:
+    """Every KPI for every period from the first input to today (the nightly job)."""
+    periods = all_periods()
+    written = 0
+    for done, period in enumerate(periods, start=1):
+        written += snapshots_recompute(period=period)
+        if report_progress:
+            progress = {"done": done, "total": len(periods), "running": done < len(periods)}
+            cache.set(PROGRESS_KEY, progress, timeout=3600)
+    if report_progress and not periods:
+        cache.set(PROGRESS_KEY, {"done": 0, "total": 0, "running": False}, timeout=3600)
+    RollupState.objects.update_or_create(pk=1, defaults={"last_full_run": timezone.now()})
+    return written
+
+
+def periods_touching(days: Iterable[dt.date]) -> dict[Period, set[str] | None]:
+    """The periods a change on `days` can move: those containing a day (every KPI), and the
+    later ones up to today (the KPIs measured at a period's end). None means every KPI."""
+    days = sorted(set(days))
+    if not days:
+        return {}
+    today = timezone.localdate()
+    touched: dict[Period, set[str] | None] = {}
+    for kind in PeriodType.values:
+        for period in periods_between(kind, days[0], today):
+            if any(period.contains(day) for day in days):
+                touched[period] = None
+            else:
+                touched.setdefault(period, set(STOCK_KPIS))
+    return touched
+
+
+def _days_changed_since(since: dt.datetime) -> set[dt.date]:
+    """The business dates of the KPI inputs changed since `since`, read in a few queries."""
+    date_fields = [
+        "opened_on",
+        "proposal_on",
+        "contract_signed_on",
+        "completed_on",
+        "lost_on",
+        "cancelled_on",
+        "poc_concluded_on",
+    ]
+    days: set[dt.date] = set()
+    engagements = Engagement.objects.filter(updated_at__gt=since)
+    for values in engagements.values_list(*date_fields):
+        days.update(d for d in values if d)
+    parts = [
+        (ScopeChange.objects.filter(updated_at__gt=since), "engagement__completed_on"),
+        (Milestone.objects.filter(updated_at__gt=since), "held_on"),
+        (Milestone.objects.filter(attendance__recorded_at__gt=since), "held_on"),
+        (RevenueEntry.objects.filter(updated_at__gt=since), "month"),
+        (ClientRating.objects.filter(updated_at__gt=since), "rated_on"),
+    ]
+    for qs, field in parts:
+        days.update(d for d in qs.values_list(field, flat=True).distinct() if d)
+    return days
+
+
+def scorecard_refresh(*, now: dt.datetime | None = None) -> int:
+    """Recompute the periods moved by inputs changed since the last check (debounced: a
+    burst of changes between two checks costs one recompute of their periods).
+
+    Only one worker claims a check at a time (the state row is locked, and a worker that
+    finds it locked leaves the work to the one holding it). Returns rows written.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        RollupState.objects.get_or_create(pk=1)
+        state = RollupState.objects.select_for_update(skip_locked=True).filter(pk=1).first()
+        if state is None:
+            return 0
+        if state.checked_until is None:
+            touched: dict[Period, set[str] | None] = dict.fromkeys(all_periods())
+        else:
+            touched = periods_touching(_days_changed_since(state.checked_until - OVERLAP))
+        written = 0
+        for period, keys in sorted(touched.items(), key=lambda item: item[0]):
+            written += snapshots_recompute(period=period, keys=keys)
+        state.checked_until = now
+        state.save(update_fields=["checked_until"])
+    return written
+
+
+# Targets ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def target_set(
+    *,
+    kpi: str,
+    period_type: str,
+    target: Decimal,
+    amber_margin: Decimal,
+    actor: User,
+) -> KpiTarget:
+    """Set what leadership aims for. Precondition: the actor may edit targets."""
+    if kpi not in REGISTRY:
+        raise ValidationError({"kpi": "There is no such KPI."})
+    if period_type not in PeriodType.values:
+        raise ValidationError({"period_type": "Choose a month, quarter or year."})
+    if amber_margin < 0:
+        raise ValidationError({"amber_margin": "The margin cannot be negative."})
+    obj, _created = KpiTarget.objects.update_or_create(
+        kpi=kpi,
+        period_type=period_type,
+        defaults={"target": target, "amber_margin": amber_margin, "updated_by": actor},
+    )
+    audit_record(
+        actor=actor,
+        action="kpi_target.set",
+        obj=obj,
+        changes={"target": str(target), "amber_margin": str(amber_margin)},
+    )
+    return obj
+
+
+def dimension_label_map(dimension: str, values: Iterable[str]) -> dict[str, str]:
+    """Readable names for stored dimension values (ids for people and product lines)."""
+    from engagements.models import Industry, ProductLine, Region, Segment
+
+    values = list(values)
+    if dimension == Dimension.INDUSTRY:
+        return {v: Industry(v).label for v in values if v in Industry.values}
+    if dimension == Dimension.REGION:
+        return {v: Region(v).label for v in values if v in Region.values}
+    if dimension == Dimension.SEGMENT:
+        return {v: Segment(v).label for v in values if v in Segment.values}
+    ids = [int(v) for v in values if v.isdigit()]
+    if dimension == Dimension.PRODUCT_LINE:
+        return {
+            str(pk): name
+            for pk, name in ProductLine.objects.filter(pk__in=ids).values_list("pk", "name")
+        }
+    if dimension == Dimension.COMMERCIAL_LEAD:
+        return {str(u.pk): str(u) for u in User.objects.filter(pk__in=ids)}
+    return {}
+
+
+# Reads for the pages: snapshots only, a fixed number of queries whatever the data size ---
+
+
+def default_period(kind: str, today: dt.date | None = None) -> Period:
+    """The last complete period of type `kind`: the latest one with settled figures."""
+    today = today or timezone.localdate()
+    return Period.of(kind, today).previous
+
+
+def recent_periods(kind: str, until: Period, count: int = 12) -> list[Period]:
+    """`count` periods of type `kind` ending with `until`, oldest first."""
+    periods = [until]
+    while len(periods) < count:
+        periods.append(periods[-1].previous)
+    return periods[::-1]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A KPI's stored figure in one period (value None: no data)."""
+
+    numerator: Decimal
+    denominator: Decimal
+    value: Decimal | None
+
+
+def _figure(snapshot: KpiSnapshot | None) -> Figure | None:
+    if snapshot is None:
+        return None
+    return Figure(snapshot.numerator, snapshot.denominator, snapshot.value)
+
+
+def _change(now: Figure | None, then: Figure | None) -> Decimal | None:
+    if now is None or then is None or now.value is None or then.value is None:
+        return None
+    return now.value - then.value
+
+
+@dataclass
+class ScorecardLine:
+    kpi: Kpi
+    figure: Figure | None
+    target: KpiTarget | None
+    status: str | None
+    vs_previous: Decimal | None
+    vs_year_ago: Decimal | None
+    breakdown: list[tuple[str, str, Figure]]
+
+    @property
+    def better(self) -> bool | None:
+        """Whether the change against the previous period is for the better."""
+        if not self.vs_previous:
+            return None
+        return (self.vs_previous > 0) == self.kpi.higher_is_better
+
+
+def scorecard_lines(
+    *,
+    period: Period,
+    slice_dimension: str = "",
+    slice_value: str = "",
+    breakdown: str = "",
+) -> list[ScorecardLine]:
+    """Every KPI in `period` for the organisation (or one slice of it), with its target,
+    status, changes against the previous period and a year earlier, and optionally its
+    breakdown by a dimension. Three queries at most, whatever the size of the data."""
+    starts = [period.start, period.previous.start, period.year_ago.start]
+    wanted = Q(dimension=slice_dimension, dimension_value=slice_value)
+    if breakdown and not slice_dimension:
+        wanted |= Q(dimension=breakdown, period_start=period.start)
+    snapshots = KpiSnapshot.objects.filter(
+        wanted, period_type=period.kind, period_start__in=starts
+    ).order_by("kpi", "dimension_value")
+    by_key: dict[tuple[str, dt.date], KpiSnapshot] = {}
+    parts: dict[str, list[KpiSnapshot]] = {}
+    for snapshot in snapshots:
+        if snapshot.dimension == slice_dimension:
+            by_key[(snapshot.kpi, snapshot.period_start)] = snapshot
+        else:
+            parts.setdefault(snapshot.kpi, []).append(snapshot)
+    targets = {t.kpi: t for t in KpiTarget.objects.filter(period_type=period.kind)}
+    labels = (
+        dimension_label_map(breakdown, {s.dimension_value for rows in parts.values() for s in rows})
+        if breakdown and parts
+        else {}
+    )
+    lines = []
+    for kpi in KPIS:
+        now = _figure(by_key.get((kpi.key, starts[0])))
+        target = targets.get(kpi.key)
+        value = now.value if now else None
+        lines.append(
+            ScorecardLine(
+                kpi=kpi,
+                figure=now,
+                target=target,
+                status=target.status(value, higher_is_better=kpi.higher_is_better)
+                if target
+                else None,
+                vs_previous=_change(now, _figure(by_key.get((kpi.key, starts[1])))),
+                vs_year_ago=_change(now, _figure(by_key.get((kpi.key, starts[2])))),
+                breakdown=[
+                    (
+                        s.dimension_value,
+                        labels.get(s.dimension_value, s.dimension_value),
+                        Figure(s.numerator, s.denominator, s.value),
+                    )
+                    for s in parts.get(kpi.key, [])
+                ],
+            )
+        )
+    return lines
+
+
+def kpi_trend(
+    *, kpi: Kpi, periods: list[Period], slice_dimension: str = "", slice_value: str = ""
+) -> list[tuple[Period, Figure | None]]:
+    """The KPI's stored figure in each of `periods` (one query)."""
+    stored = {
+        s.period_start: s
+        for s in KpiSnapshot.objects.filter(
+            kpi=kpi.key,
+            period_type=periods[0].kind,
+            period_start__in=[p.start for p in periods],
+            dimension=slice_dimension,
+            dimension_value=slice_value,
+        )
+    }
+    return [(p, _figure(stored.get(p.start))) for p in periods]
+
+
+def kpi_breakdown(*, kpi: Kpi, period: Period, dimension: str) -> list[tuple[str, str, Figure]]:
+    """The KPI in `period` per value of `dimension`, best first (two queries at most)."""
+    rows = list(
+        KpiSnapshot.objects.filter(
+            kpi=kpi.key,
+            period_type=period.kind,
+            period_start=period.start,
+            dimension=dimension,
+        ).order_by("dimension_value")
+    )
+    labels = dimension_label_map(dimension, [s.dimension_value for s in rows]) if rows else {}
+    figures = [
+        (s.dimension_value, labels.get(s.dimension_value, s.dimension_value), _figure(s))
+        for s in rows
+    ]
+    sign = -1 if kpi.higher_is_better else 1
+
+    def order(row: tuple[str, str, Figure | None]) -> tuple[bool, Decimal, str]:
+        value = row[2].value if row[2] else None
+        return (value is None, sign * (value or ZERO), row[1])
+
+    return sorted(figures, key=order)  # type: ignore[arg-type]
+
+
+# The TCP impact view: computed live over two windows, as if each were one period ---------
+
+
+@dataclass(frozen=True)
+class ImpactLine:
+    kpi: Kpi
+    pre: Figure | None
+    post: Figure | None
+
+    @property
+    def change(self) -> Decimal | None:
+        return _change(self.post, self.pre)
+
+
+def default_windows(today: dt.date | None = None) -> tuple[Period, Period]:
+    """Pre: the last complete calendar year before adoption; post: the last complete
+    calendar year."""
+    from tcp.models import OrganisationSettings
+
+    today = today or timezone.localdate()
+    adoption = OrganisationSettings.load().tcp_adoption_date
+    pre = Period.window(dt.date(adoption.year - 1, 1, 1), dt.date(adoption.year - 1, 12, 31))
+    post = Period.window(dt.date(today.year - 1, 1, 1), dt.date(today.year - 1, 12, 31))
+    return pre, post
+
+
+def tcp_impact(*, pre: Period, post: Period) -> list[ImpactLine]:
+    """Each TCP KPI over the pre and post windows. Revenue per account is indexed to the pre
+    window, so pre reads 1.0 (times)."""
+    ctx = Context.load(baseline=pre)
+    lines = []
+    for kpi in TCP_KPIS:
+        figures = []
+        for window in (pre, post):
+            found = kpi.figures(window, None, ctx).get("")
+            figures.append(Figure(found[0], found[1], kpi.value(*found)) if found else None)
+        lines.append(ImpactLine(kpi, figures[0], figures[1]))
+    return lines

@@ -1,0 +1,425 @@
+"""The balanced scorecard, one KPI's page, the TCP impact view and targets.
+
+The scorecard and KPI pages read stored snapshots only, so they cost the same number of
+queries however large the organisation is. Leadership and administrators see the whole
+organisation; an account manager sees the same pages sliced to the engagements they lead.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Case, When
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from engagements.models import Engagement
+from scorecard import charts, services
+from scorecard.forms import PeriodForm, TargetForm, WindowsForm
+from scorecard.kpis import KPIS, REGISTRY, Context, Dimension, Kpi, Perspective
+from scorecard.models import KpiTarget
+from scorecard.periods import PeriodType
+from tcp.http import AuthedRequest
+from tcp.models import Role, User
+
+PAGE_SIZE = 25
+TREND_LENGTH = 12
+
+
+@dataclass(frozen=True)
+class Slice:
+    """The part of the organisation a person's scorecard covers."""
+
+    dimension: str
+    value: str
+    label: str
+
+    @property
+    def everything(self) -> bool:
+        return not self.dimension
+
+
+def scorecard_slice(user: User) -> Slice:
+    """Leadership and administrators: everything. An account manager: the engagements they
+    lead (the commercial-lead breakdown of every KPI). Anyone else: not found."""
+    if user.sees_everything:
+        return Slice("", "", "Whole organisation")
+    if user.has_role(Role.ACCOUNT_MANAGER):
+        return Slice(Dimension.COMMERCIAL_LEAD, str(user.pk), f"Engagements led by {user}")
+    raise Http404
+
+
+def _kpi(key: str) -> Kpi:
+    kpi = REGISTRY.get(key)
+    if kpi is None:
+        raise Http404
+    return kpi
+
+
+def _csv(filename: str, header: list[str], rows: list[list[object]]) -> HttpResponse:
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    writer = csv.writer(response)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return response
+
+
+def _svg(svg: str) -> HttpResponse:
+    response = HttpResponse(svg, content_type="image/svg+xml")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+def _plain(value: Decimal | None) -> str:
+    return "" if value is None else f"{value.normalize():f}"
+
+
+# The scorecard --------------------------------------------------------------------------
+
+
+@require_GET
+def scorecard(request: AuthedRequest) -> HttpResponse:
+    part = scorecard_slice(request.user)
+    form = PeriodForm(request.GET or None, today=timezone.localdate())
+    period = form.period
+    breakdown = form.dimension if part.everything else ""
+    lines = services.scorecard_lines(
+        period=period,
+        slice_dimension=part.dimension,
+        slice_value=part.value,
+        breakdown=breakdown,
+    )
+    if request.GET.get("format") == "csv":
+        return _csv(
+            f"scorecard-{period.kind}-{period.start}.csv",
+            ["perspective", "kpi", "value", "numerator", "denominator", "target", "status"],
+            [
+                [
+                    Perspective(line.kpi.perspective).label,
+                    line.kpi.name,
+                    _plain(line.figure.value) if line.figure else "",
+                    _plain(line.figure.numerator) if line.figure else "",
+                    _plain(line.figure.denominator) if line.figure else "",
+                    _plain(line.target.target) if line.target else "",
+                    line.status or "",
+                ]
+                for line in lines
+            ],
+        )
+    perspectives = [
+        (label, [line for line in lines if line.kpi.perspective == value])
+        for value, label in Perspective.choices
+    ]
+    query = {"period_type": period.kind, "breakdown": breakdown}
+    context = {
+        "form": form,
+        "period": period,
+        "previous": {**query, "start": period.previous.start.isoformat()},
+        "next": {**query, "start": (period.end + dt.timedelta(days=1)).isoformat()},
+        "has_next": period.end < timezone.localdate(),
+        "perspectives": perspectives,
+        "breakdown": breakdown,
+        "breakdown_label": Dimension(breakdown).label if breakdown else "",
+        "slice": part,
+        "may_edit_targets": request.user.sees_everything,
+        "may_recompute": request.user.is_administrator,
+    }
+    template = "scorecard/scorecard.html"
+    if request.htmx:
+        template += "#board"
+    return render(request, template, context)
+
+
+@require_GET
+def sparkline(request: AuthedRequest, key: str) -> HttpResponse:
+    part = scorecard_slice(request.user)
+    kpi = _kpi(key)
+    form = PeriodForm(request.GET or None, today=timezone.localdate())
+    periods = services.recent_periods(form.period.kind, form.period, count=8)
+    trend = services.kpi_trend(
+        kpi=kpi, periods=periods, slice_dimension=part.dimension, slice_value=part.value
+    )
+    return _svg(charts.sparkline(kpi, [f.value if f else None for _, f in trend]))
+
+
+# One KPI --------------------------------------------------------------------------------
+
+
+def _kpi_context(request: AuthedRequest, kpi: Kpi) -> dict[str, object]:
+    part = scorecard_slice(request.user)
+    form = PeriodForm(request.GET or None, today=timezone.localdate())
+    period = form.period
+    dimension = form.dimension or (kpi.dimensions[0] if kpi.dimensions else "")
+    if not part.everything:
+        dimension = ""  # one person's slice is itself a breakdown; it has no finer one
+    periods = services.recent_periods(period.kind, period, count=TREND_LENGTH)
+    trend = services.kpi_trend(
+        kpi=kpi, periods=periods, slice_dimension=part.dimension, slice_value=part.value
+    )
+    breakdown = (
+        services.kpi_breakdown(kpi=kpi, period=period, dimension=dimension)
+        if (dimension in kpi.dimensions)
+        else []
+    )
+    return {
+        "kpi": kpi,
+        "form": form,
+        "period": period,
+        "slice": part,
+        "trend": trend,
+        "dimension": dimension,
+        "dimension_label": Dimension(dimension).label if dimension else "",
+        "breakdown": breakdown,
+        "dimensions": [(d, Dimension(d).label) for d in kpi.dimensions],
+    }
+
+
+def _engagements_behind(
+    request: AuthedRequest, kpi: Kpi, context: dict[str, object]
+) -> tuple[list[Engagement] | None, object]:
+    if kpi.records is None:
+        return None, None
+    period = context["period"]
+    qs, numerator = kpi.records(period, Context.load())  # type: ignore[arg-type]
+    qs = (
+        Engagement.objects.visible_to(request.user)
+        .filter(pk__in=qs.values("pk"))
+        .annotate(in_numerator=Case(When(numerator, then=True), default=False))
+        .select_related("account", "commercial_lead")
+        .order_by("-in_numerator", "account__name", "name", "pk")
+    )
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return page.object_list, page  # type: ignore[return-value]
+
+
+@require_GET
+def kpi_detail(request: AuthedRequest, key: str) -> HttpResponse:
+    kpi = _kpi(key)
+    context = _kpi_context(request, kpi)
+    table = request.GET.get("format") == "csv" and request.GET.get("table", "trend")
+    if table:
+        return _kpi_csv(request, kpi, context, str(table))
+    _, page = _engagements_behind(request, kpi, context)
+    context["page"] = page
+    template = "scorecard/kpi_detail.html"
+    if request.htmx:
+        template += "#panel"
+    return render(request, template, context)
+
+
+def _kpi_csv(
+    request: AuthedRequest, kpi: Kpi, context: dict[str, object], table: str
+) -> HttpResponse:
+    period = context["period"]
+    name = f"{kpi.key}-{period.kind}-{period.start}"  # type: ignore[attr-defined]
+    header = ["value", "numerator", "denominator"]
+    if table == "breakdown":
+        rows = [
+            [label, _plain(f.value), _plain(f.numerator), _plain(f.denominator)]
+            for _, label, f in context["breakdown"]  # type: ignore[attr-defined]
+        ]
+        dimension = str(context["dimension"])
+        return _csv(f"{name}-{dimension}.csv", [dimension, *header], rows)
+    if table == "engagements":
+        if kpi.records is None:
+            raise Http404
+        qs, numerator = kpi.records(period, Context.load())  # type: ignore[arg-type]
+        rows = [
+            [e.name, e.account.name, str(e.commercial_lead), "yes" if e.in_numerator else "no"]
+            for e in Engagement.objects.visible_to(request.user)
+            .filter(pk__in=qs.values("pk"))
+            .annotate(in_numerator=Case(When(numerator, then=True), default=False))
+            .select_related("account", "commercial_lead")
+            .order_by("-in_numerator", "account__name", "name", "pk")
+        ]
+        return _csv(
+            f"{name}-engagements.csv",
+            ["engagement", "account", "commercial lead", "in numerator"],
+            rows,
+        )
+    rows = [
+        [p.label, _plain(f.value), _plain(f.numerator), _plain(f.denominator)]
+        if f
+        else [p.label, "", "", ""]
+        for p, f in context["trend"]  # type: ignore[attr-defined]
+    ]
+    return _csv(f"{name}-trend.csv", ["period", *header], rows)
+
+
+@require_GET
+def kpi_trend_chart(request: AuthedRequest, key: str) -> HttpResponse:
+    kpi = _kpi(key)
+    context = _kpi_context(request, kpi)
+    points = [(p.label, f.value if f else None) for p, f in context["trend"]]  # type: ignore[attr-defined]
+    return _svg(charts.trend_chart(kpi, points))
+
+
+@require_GET
+def kpi_breakdown_chart(request: AuthedRequest, key: str) -> HttpResponse:
+    kpi = _kpi(key)
+    context = _kpi_context(request, kpi)
+    rows = [(label, f.value) for _, label, f in context["breakdown"]]  # type: ignore[attr-defined]
+    return _svg(charts.breakdown_chart(kpi, rows))
+
+
+# TCP impact -------------------------------------------------------------------------------
+
+
+def _impact(request: AuthedRequest) -> tuple[WindowsForm, list[services.ImpactLine]]:
+    if not request.user.sees_everything:
+        raise Http404
+    pre, post = services.default_windows()
+    defaults = {
+        "pre_start": pre.start,
+        "pre_end": pre.end,
+        "post_start": post.start,
+        "post_end": post.end,
+    }
+    # Empty fields show the defaults they stand for.
+    data = {k: v.isoformat() for k, v in defaults.items()} | {
+        k: v for k, v in request.GET.items() if v
+    }
+    form = WindowsForm(data)
+    pre, post = form.windows()
+    return form, services.tcp_impact(pre=pre, post=post)
+
+
+@require_GET
+def impact(request: AuthedRequest) -> HttpResponse:
+    form, lines = _impact(request)
+    pre, post = form.windows()
+    rows = [
+        {
+            "key": line.kpi.key,
+            "name": line.kpi.name,
+            "kpi": line.kpi,
+            "pre": charts.format_value(line.kpi, line.pre.value if line.pre else None),
+            "post": charts.format_value(line.kpi, line.post.value if line.post else None),
+            "change": charts.format_change(line.kpi, line.change),
+            "pre_figure": line.pre,
+            "post_figure": line.post,
+        }
+        for line in lines
+    ]
+    if request.GET.get("format") == "csv":
+        return _csv(
+            f"tcp-impact-{pre.start}-{post.start}.csv",
+            ["kpi", "before", "after", "change"],
+            [[r["name"], r["pre"], r["post"], r["change"]] for r in rows],
+        )
+    return render(
+        request,
+        "scorecard/impact.html",
+        {"form": form, "rows": rows, "pre": pre, "post": post},
+    )
+
+
+@require_GET
+def impact_chart(request: AuthedRequest) -> HttpResponse:
+    _, lines = _impact(request)
+    rows = [
+        (
+            line.kpi.name,
+            line.pre.value if line.pre else None,
+            line.post.value if line.post else None,
+        )
+        for line in lines
+        if line.kpi.unit == "percent"
+    ]
+    return _svg(charts.impact_chart(rows))
+
+
+# Targets --------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def targets(request: AuthedRequest) -> HttpResponse:
+    """Leadership sets what each KPI should reach, per type of period."""
+    if not request.user.sees_everything:
+        raise Http404
+    kind = request.POST.get("period_type") or request.GET.get("period_type") or "quarter"
+    if kind not in PeriodType.values:
+        kind = PeriodType.QUARTER
+    failed: TargetForm | None = None
+    if request.method == "POST":
+        form = TargetForm(request.POST, auto_id=f"id_{request.POST.get('kpi', '')}_%s")
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.target_set(
+                    kpi=data["kpi"],
+                    period_type=data["period_type"],
+                    target=data["target"],
+                    amber_margin=data["amber_margin"],
+                    actor=request.user,
+                )
+            except ValidationError as exc:
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"Target saved for {REGISTRY[data['kpi']].name}.")
+                return redirect(f"{reverse('scorecard:targets')}?period_type={kind}")
+        failed = form
+    stored = {t.kpi: t for t in KpiTarget.objects.filter(period_type=kind)}
+    rows = []
+    for kpi in KPIS:
+        if failed is not None and failed.data.get("kpi") == kpi.key:
+            form = failed
+        else:
+            target = stored.get(kpi.key)
+            form = TargetForm(
+                initial={
+                    "kpi": kpi.key,
+                    "period_type": kind,
+                    "target": target.target if target else None,
+                    "amber_margin": target.amber_margin if target else Decimal(5),
+                },
+                auto_id=f"id_{kpi.key}_%s",
+            )
+        rows.append((kpi, form))
+    status = 400 if failed is not None else 200
+    return render(
+        request,
+        "scorecard/targets.html",
+        {"rows": rows, "period_type": kind, "period_types": PeriodType.choices},
+        status=status,
+    )
+
+
+# Recompute now ----------------------------------------------------------------------------
+
+
+@require_POST
+def recompute(request: AuthedRequest) -> HttpResponse:
+    """Administrators: recompute every period now, in a worker."""
+    if not request.user.is_administrator:
+        raise Http404
+    from scorecard.tasks import scorecard_recompute_now
+
+    services.recompute_progress_start()
+    transaction.on_commit(scorecard_recompute_now.delay)
+    messages.info(request, "Recomputing the scorecard; the figures update when it finishes.")
+    if request.htmx:
+        return render(request, "scorecard/scorecard.html#progress", _progress_context())
+    return redirect("scorecard:scorecard")
+
+
+def _progress_context() -> dict[str, object]:
+    return {"progress": services.recompute_progress()}
+
+
+@require_GET
+def recompute_status(request: AuthedRequest) -> HttpResponse:
+    if not request.user.is_administrator:
+        raise Http404
+    return render(request, "scorecard/scorecard.html#progress", _progress_context())

@@ -1,0 +1,67 @@
+"""The rollup through a real Celery worker: running the nightly job twice, and while this
+process recomputes the same periods, leaves the same rows and no error."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from scorecard import services
+from scorecard.models import KpiSnapshot
+from scorecard.periods import Period
+from scorecard.tasks import scorecard_nightly, scorecard_refresh
+from tcp.models import OrganisationSettings
+from tests.factories import EngagementFactory
+from tests.tcp.test_worker import worker  # noqa: F401 - the fixture
+
+pytestmark = pytest.mark.worker
+
+
+def _rows() -> list[tuple[object, ...]]:
+    return list(
+        KpiSnapshot.objects.order_by(
+            "kpi", "period_type", "period_start", "dimension", "dimension_value"
+        ).values_list(
+            "kpi",
+            "period_type",
+            "period_start",
+            "dimension",
+            "dimension_value",
+            "numerator",
+            "denominator",
+            "value",
+            "computed_at",
+        )
+    )
+
+
+def test_the_nightly_job_twice_and_a_concurrent_recompute_give_the_same_rows(
+    worker: subprocess.Popen[bytes],  # noqa: F811
+) -> None:
+    OrganisationSettings.load()
+    quarter = Period.of("quarter", timezone.localdate()).previous
+    for late in (False, True):
+        EngagementFactory.create(
+            stage="completed",
+            opened_on=quarter.start,
+            contract_signed_on=quarter.start,
+            contracted_end=quarter.start,
+            contracted_effort_days=Decimal(10),
+            completed_on=quarter.start + dt.timedelta(days=int(late)),
+        )
+    first, second = scorecard_nightly.delay(), scorecard_nightly.delay()
+    services.snapshots_recompute(period=quarter)  # meanwhile, in this process
+    assert first.get(timeout=60) >= 0
+    assert second.get(timeout=60) == 0  # nothing left to change
+    rows = _rows()
+    assert scorecard_nightly.delay().get(timeout=60) == 0
+    assert scorecard_refresh.delay().get(timeout=60) == 0
+    assert _rows() == rows
+    adherence = KpiSnapshot.objects.get(
+        kpi="timeline_adherence", period_type="quarter", period_start=quarter.start, dimension=""
+    )
+    assert (adherence.numerator, adherence.denominator, adherence.value) == (1, 2, 50)
