@@ -5,6 +5,7 @@ so each rule lives here once."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import partial
@@ -63,6 +64,8 @@ REMINDER_WINDOW_DAYS = 14
 REMINDER_INTERVAL_DAYS = 7
 # The largest evidence file an assessor may attach.
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+# Documents and pictures an assessor can open safely; nothing a browser would run.
+EVIDENCE_EXTENSIONS = ("pdf", "png", "jpg", "jpeg", "docx", "xlsx", "pptx", "txt")
 
 
 def _day(day: dt.date) -> str:
@@ -403,6 +406,16 @@ def module_result_record(
         and evidence_file.size > (EVIDENCE_MAX_BYTES)
     ):
         raise ValidationError({"evidence_file": "Attach a file of 10 MB or less."})
+    if evidence_file is not None:
+        extension = os.path.splitext(evidence_file.name or "")[1].lower().lstrip(".")
+        if extension not in EVIDENCE_EXTENSIONS:
+            raise ValidationError(
+                {
+                    "evidence_file": "Attach a document or a picture: "
+                    + ", ".join(e.upper() for e in EVIDENCE_EXTENSIONS)
+                    + "."
+                }
+            )
     result = ModuleResult(
         enrollment=locked,
         module=module,
@@ -465,7 +478,9 @@ def module_result_delete(*, result: ModuleResult, actor: User | None) -> None:
         "assessed_on": result.assessed_on,
     }
     if result.evidence_file:
-        result.evidence_file.delete(save=False)
+        # Only once the row is gone for good: a rollback must not leave it without its file.
+        storage, name = result.evidence_file.storage, str(result.evidence_file.name)
+        transaction.on_commit(partial(storage.delete, name))
     result.delete()
     changes = _refresh(locked, timezone.localdate())
     audit_record(actor=actor, action="result.delete", obj=locked, changes={**described, **changes})

@@ -335,7 +335,9 @@ def assess(request: AuthedRequest, uuid: Any) -> HttpResponse:
     if request.method == "GET":
         return _page(request, "certification/assess.html", _assess_context(enrollment))
     raw = request.POST.get("module", "")
-    module_pk = int(raw) if raw.isdigit() else None
+    # ASCII digits of a sane length only: str.isdigit() also accepts "²", and int() refuses
+    # thousands of digits.
+    module_pk = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 18 else None
     form = _result_form(module_pk or 0, request.POST, request.FILES)
     recorded = _record(request, enrollment, form)
     if recorded and not request.htmx:

@@ -98,9 +98,13 @@ class EngagementAdmin(VisibleToUserAdmin):
     list_filter = ["stage", "partner_led", "poc", "account__industry"]
     search_fields = ["name", "account__name", "external_id"]
     list_select_related = ["account", "commercial_lead"]
-    autocomplete_fields = ["account", "commercial_lead", "delivery_manager"]
-    # Stages change only through the stage service (the actions below), which applies the rules.
-    readonly_fields = ["stage", "stage_changed_at", "stage_changed_by"]
+    # Read-only here: a change of lead, effort or dates goes through the pages or the API,
+    # whose services apply the rules (the certification gate, the frozen scope); stages
+    # change through the stage service (the actions below).
+    readonly_fields = [
+        *(f.name for f in Engagement._meta.fields if f.name != "id"),
+        "product_lines",
+    ]
     actions = [_stage_action(s) for s in Stage]
     date_hierarchy = "opened_on"
 

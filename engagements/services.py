@@ -35,6 +35,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from engagements.models import (
+    CLOSED_STAGES,
     STAGE_DATE_FIELD,
     TRANSITIONS,
     Account,
@@ -298,7 +299,11 @@ def engagement_create(
     engagement = Engagement(account=account, stage=stage, **data)
     engagement.full_clean(exclude=["product_lines"])
     organisation = OrganisationSettings.load()
-    blockers = engagement_lead_blockers(lead=engagement.commercial_lead, on=engagement.opened_on)
+    # The lead is made lead today, whatever opening date is typed: a backdated engagement
+    # must not slip past an overdue certification. History loaded already closed is
+    # judged on the day it opened.
+    lead_on = engagement.opened_on if stage in CLOSED_STAGES else timezone.localdate()
+    blockers = engagement_lead_blockers(lead=engagement.commercial_lead, on=lead_on)
     if stage != Stage.DISCOVERY:
         blockers += _check_path(engagement, organisation)
     if blockers:

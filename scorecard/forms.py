@@ -26,16 +26,25 @@ class PeriodForm(StyledFormMixin, forms.Form):
         required=False,
     )
 
-    def __init__(self, *args: Any, today: dt.date | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.today = today
-        kind = self.data.get("period_type") or PeriodType.QUARTER
+    def __init__(self, data: Any = None, *, today: dt.date | None = None) -> None:
+        # Missing or hand-edited values become the ones the page shows, so the selects
+        # always name the period on screen.
+        today = today or dt.date.today()
+        values = {k: v for k, v in (data or {}).items() if v}
+        kind = values.get("period_type")
         if kind not in PeriodType.values:
             kind = PeriodType.QUARTER
-        latest = Period.of(kind, self.today or dt.date.today())
-        recent = services.recent_periods(kind, latest, count=16)
-        field = self.fields["start"]
-        field.widget = forms.Select(
+        try:
+            chosen = Period.of(kind, dt.date.fromisoformat(values.get("start", "")))
+        except ValueError:
+            chosen = services.default_period(kind, today)
+        values.update(period_type=kind, start=chosen.start.isoformat())
+        super().__init__(values)
+        self.today = today
+        recent = services.recent_periods(kind, Period.of(kind, today), count=16)
+        if chosen not in recent:
+            recent = sorted([*recent, chosen])
+        self.fields["start"].widget = forms.Select(
             choices=[(p.start.isoformat(), p.label) for p in reversed(recent)],
             attrs={"class": "form-select"},
         )

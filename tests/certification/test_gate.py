@@ -40,12 +40,10 @@ def test_an_overdue_person_cannot_lead_a_new_engagement_from_the_day_after_the_d
     enrollment: Enrollment, account: Account, assessor: User
 ) -> None:
     pass_module(enrollment, modules_of(enrollment)[0], START, assessor)
-    assert _open(account, enrollment.person, DUE).commercial_lead == enrollment.person
+    person = enrollment.person
+    assert services.engagement_lead_blockers(lead=person, on=DUE) == []
 
-    with pytest.raises(services.StageChangeRefused) as refusal:
-        _open(account, enrollment.person, DUE + dt.timedelta(days=1))
-
-    [blocker] = refusal.value.blockers
+    [blocker] = services.engagement_lead_blockers(lead=person, on=DUE + dt.timedelta(days=1))
     assert blocker.message.startswith(
         "Alex Carter's certification is overdue (it was due on 4 Dec 2024)"
     )
@@ -53,17 +51,24 @@ def test_an_overdue_person_cannot_lead_a_new_engagement_from_the_day_after_the_d
     assert "Stakeholders and the business case" in blocker.message
     assert "Steering a delivery" in blocker.message
     assert "How software fails" not in blocker.message
-    assert Engagement.objects.count() == 1
+
+    # The engagement is new today, so a backdated opening date does not slip past.
+    with pytest.raises(services.StageChangeRefused, match="certification is overdue"):
+        _open(account, person, DUE)
+    assert not Engagement.objects.exists()
 
 
 def test_a_certified_person_leads_whenever(
     enrollment: Enrollment, account: Account, assessor: User
 ) -> None:
-    for module in modules_of(enrollment):
-        pass_module(enrollment, module, dt.date(2024, 12, 20), assessor)
     with pytest.raises(services.StageChangeRefused):
         _open(account, enrollment.person, dt.date(2024, 12, 19))
-    assert _open(account, enrollment.person, dt.date(2024, 12, 20))
+    for module in modules_of(enrollment):
+        pass_module(enrollment, module, dt.date(2024, 12, 20), assessor)
+    person = enrollment.person
+    assert services.engagement_lead_blockers(lead=person, on=dt.date(2024, 12, 19))
+    assert services.engagement_lead_blockers(lead=person, on=dt.date(2024, 12, 20)) == []
+    assert _open(account, person, dt.date(2024, 12, 19))
 
 
 def test_handing_an_engagement_to_an_overdue_lead_is_refused(
@@ -100,11 +105,11 @@ def test_the_new_engagement_page_refuses_an_overdue_lead_and_names_the_modules(
     assert "How software fails" in refused.text
     assert not Engagement.objects.filter(name="Zero-downtime PACS upgrade").exists()
 
-    allowed = client.post(url, _create_form(enrollment.person, "2024-12-04"))
-    assert allowed.status_code == 302
-    assert Engagement.objects.get(name="Zero-downtime PACS upgrade").commercial_lead == (
-        enrollment.person
-    )
+    # Backdating the opening to before the due date changes nothing: the lead is made today.
+    backdated = client.post(url, _create_form(enrollment.person, "2024-12-04"))
+    assert backdated.status_code == 200
+    assert "certification is overdue" in backdated.text
+    assert not Engagement.objects.filter(name="Zero-downtime PACS upgrade").exists()
 
 
 def test_running_engagements_of_an_overdue_lead_are_flagged_not_reassigned(
@@ -166,3 +171,14 @@ def test_the_1_1_agenda_of_someone_not_enrolled(delivery_manager: User) -> None:
     assert certification.agenda_section(delivery_manager)["lines"] == [
         "Not enrolled: the certification is for people in a commercial role."
     ]
+
+
+def test_the_back_office_cannot_hand_an_engagement_to_an_overdue_lead(
+    enrollment: Enrollment, engagement: Engagement, owner: User
+) -> None:
+    admin = UserFactory.create(username="root", is_staff=True, is_superuser=True)
+    url = reverse("admin:engagements_engagement_change", args=[engagement.pk])
+    response = client_for(admin).post(url, {"commercial_lead": enrollment.person.pk})
+    assert response.status_code in (200, 302)
+    engagement.refresh_from_db()
+    assert engagement.commercial_lead == owner

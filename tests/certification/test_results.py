@@ -163,6 +163,21 @@ def test_an_evidence_file_is_kept_with_the_result(
     assert result.evidence_file.read() == b"%PDF-1.4 review"
 
 
+def test_evidence_a_browser_would_run_is_refused_and_nothing_is_recorded(
+    enrollment: Enrollment, assessor: User, settings: Any, tmp_path: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    with pytest.raises(ValidationError) as refusal:
+        _record(
+            enrollment,
+            assessor,
+            evidence_file=SimpleUploadedFile("notes.html", b"<script>x</script>"),
+        )
+    assert "Attach a document or a picture" in refusal.value.message_dict["evidence_file"][0]
+    assert not enrollment.results.exists()
+    assert not any(tmp_path.rglob("*.html"))
+
+
 def test_every_track_of_the_default_curriculum_has_modules(curriculum: Curriculum) -> None:
     for track in Track:
         assert curriculum.modules.filter(track=track).exists(), track

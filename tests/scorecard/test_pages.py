@@ -355,3 +355,17 @@ def test_the_navigation_links_the_scorecard_for_leadership_and_account_managers_
     assert link in client_for(leadership).get("/").text
     assert link in client_for(owner).get("/").text
     assert link not in client_for(delivery_manager).get("/").text
+
+
+def test_the_period_selects_name_the_period_on_screen_and_bad_input_falls_back(
+    leadership: User, organisation: OrganisationSettings
+) -> None:
+    client = client_for(leadership)
+    html = client.get("/scorecard/").text
+    assert f'<option value="{LAST_QUARTER.start.isoformat()}" selected>' in html
+    response = client.get("/scorecard/", {"period_type": "fortnight", "start": "soon"})
+    assert response.status_code == 200
+    assert response.context["period"] == LAST_QUARTER
+    month = client.get("/scorecard/", {"period_type": "month", "start": "2019-05-17"})
+    assert month.context["period"] == Period.of("month", dt.date(2019, 5, 1))
+    assert '<option value="2019-05-01" selected>May 2019</option>' in month.text
