@@ -72,6 +72,8 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         names.append(("certification:mine", "Certification"))
     if user.sees_everything or user.has_role(Role.ACCOUNT_MANAGER):
         names.append(("scorecard:scorecard", "Scorecard"))
+    if user.is_administrator or user.has_role(Role.HIRING_MANAGER):
+        names.append(("hiring:openings", "Hiring"))
     if user.is_administrator:
         names.append(("organisation_settings", "Organisation"))
     path = request.path

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("engagements.urls")),
     path("", include("discovery.urls")),
     path("", include("certification.urls")),
+    path("", include("hiring.urls")),
     path("", include("scorecard.urls")),
     path("admin/", admin.site.urls),
 ]

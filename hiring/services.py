@@ -1,0 +1,675 @@
+"""Hiring workflows. Pages, the back office and the demo call these, so each rule (who may
+see a candidate, independent panel scoring, a hire that starts certification) lives once."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import (
+    Avg,
+    Count,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    QuerySet,
+    StdDev,
+    Subquery,
+    Sum,
+)
+from django.urls import reverse
+from django.utils import timezone
+
+from hiring.models import (
+    AUDITION_CRITERIA,
+    AUDITION_MAX,
+    DELIVERABLE_MAX,
+    INTERVIEW_MAX,
+    NEXT_STAGE,
+    AuditionScore,
+    Candidate,
+    Category,
+    DeliverableReview,
+    DiscProfile,
+    InterviewRating,
+    JobProfile,
+    Opening,
+    PlannedQuestion,
+    ProfileAttribute,
+    Question,
+    Stage,
+    may_manage_hiring,
+)
+from hiring.starter import (
+    STARTER_ATTRIBUTES,
+    STARTER_INTERDEPENDENCE,
+    STARTER_OBJECTIVES,
+    STARTER_PROFILE_TITLE,
+    STARTER_QUESTIONS,
+)
+from tcp.models import AuditLogEntry, Role, User
+from tcp.services import audit_record, notification_send, user_set_roles
+
+# Candidate documents: what a reviewer can open safely, nothing a browser would run.
+DOCUMENT_MAX_BYTES = 5 * 1024 * 1024
+DOCUMENT_EXTENSIONS = ("pdf", "docx", "odt", "txt")
+DOCUMENT_FIELDS = ("cv", "writing_sample")
+PERSONAL_FIELDS = ("first_name", "last_name", "email", "phone")
+TWO = Decimal("0.01")
+
+
+def _require_manager(actor: User | None) -> User:
+    if actor is None or not may_manage_hiring(actor):
+        raise PermissionDenied("Only hiring managers and administrators do this.")
+    return actor
+
+
+def _open(candidate: Candidate) -> None:
+    if candidate.is_closed:
+        raise ValidationError(f"{candidate} is {candidate.get_stage_display().lower()}.")
+
+
+def _lock(candidate: Candidate) -> Candidate:
+    return Candidate.objects.select_for_update().get(pk=candidate.pk)
+
+
+# The question bank -----------------------------------------------------------------------
+
+
+@transaction.atomic
+def question_bank_install(*, actor: User | None = None) -> int:
+    """Add the starter questions the bank lacks (matched by key); returns how many were
+    added. Running it again adds nothing and leaves edited questions alone."""
+    rows = [
+        Question(
+            key=q.key,
+            text=q.text,
+            measures=list(q.measures),
+            look_for=q.look_for,
+            follow_ups=q.follow_ups,
+        )
+        for q in STARTER_QUESTIONS
+    ]
+    before = Question.objects.filter(key__isnull=False).count()
+    Question.objects.bulk_create(rows, ignore_conflicts=True)
+    added = Question.objects.filter(key__isnull=False).count() - before
+    if added:
+        audit_record(
+            actor=actor,
+            action="question_bank.install",
+            obj=Question.objects.get(key=STARTER_QUESTIONS[0].key),
+            changes={"added": added},
+        )
+    return added
+
+
+@transaction.atomic
+def profile_create_starter(*, actor: User | None = None) -> JobProfile:
+    """A job profile for a technical seller with weighted attributes in the four
+    categories, planning every starter question."""
+    question_bank_install(actor=actor)
+    profile = JobProfile.objects.create(
+        title=STARTER_PROFILE_TITLE,
+        objectives=STARTER_OBJECTIVES,
+        interdependence_note=STARTER_INTERDEPENDENCE,
+    )
+    ProfileAttribute.objects.bulk_create(
+        ProfileAttribute(profile=profile, category=c, description=d, weight=w)
+        for c, d, w in STARTER_ATTRIBUTES
+    )
+    keys = [q.key for q in STARTER_QUESTIONS]
+    by_key = dict(Question.objects.filter(key__in=keys).values_list("key", "pk"))
+    PlannedQuestion.objects.bulk_create(
+        PlannedQuestion(profile=profile, question_id=by_key[k], position=i)
+        for i, k in enumerate(keys)
+    )
+    audit_record(
+        actor=actor, action="profile.create", obj=profile, changes={"title": profile.title}
+    )
+    return profile
+
+
+def category_weights(profile: JobProfile) -> dict[str, int]:
+    """Each category's weight: the sum of its attributes' weights (0 when it has none)."""
+    sums = dict(
+        profile.attributes.order_by()
+        .values("category")
+        .annotate(total=Sum("weight"))
+        .values_list("category", "total")
+    )
+    return {c: int(sums.get(c) or 0) for c in Category.values}
+
+
+# Openings and candidates -----------------------------------------------------------------
+
+
+@transaction.atomic
+def opening_create(
+    *,
+    title: str,
+    profile: JobProfile,
+    role: str,
+    hiring_manager: User,
+    panel: Iterable[User],
+    actor: User,
+) -> Opening:
+    _require_manager(actor)
+    if role not in Role.values or role in (Role.ADMINISTRATOR, Role.HIRING_MANAGER):
+        raise ValidationError({"role": "Choose the selling role this opening fills."})
+    opening = Opening(
+        title=title.strip(), profile=profile, role=role, hiring_manager=hiring_manager
+    )
+    opening.full_clean()
+    opening.save()
+    members = list(panel)
+    opening.panel.set(members)
+    audit_record(
+        actor=actor,
+        action="opening.create",
+        obj=opening,
+        changes={"title": opening.title, "panel": sorted(str(m) for m in members)},
+    )
+    link = reverse("hiring:opening", args=[opening.uuid])
+    transaction.on_commit(
+        partial(
+            notification_send,
+            recipients=members,
+            message=f"You are on the audition panel for {opening.title}.",
+            link=link,
+            dedupe_key=f"hiring-panel-{opening.pk}",
+        )
+    )
+    return opening
+
+
+def _check_document(name: str, file: UploadedFile | None) -> None:
+    if file is None:
+        return
+    extension = os.path.splitext(file.name or "")[1].lower().lstrip(".")
+    if extension not in DOCUMENT_EXTENSIONS:
+        raise ValidationError(
+            {name: "Attach a " + ", ".join(e.upper() for e in DOCUMENT_EXTENSIONS) + " file."}
+        )
+    if file.size is None or file.size > DOCUMENT_MAX_BYTES:
+        raise ValidationError({name: "Attach a file of 5 MB or less."})
+
+
+@transaction.atomic
+def candidate_add(
+    *,
+    opening: Opening,
+    first_name: str,
+    last_name: str,
+    email: str = "",
+    phone: str = "",
+    cv: UploadedFile | None = None,
+    writing_sample: UploadedFile | None = None,
+    actor: User,
+) -> Candidate:
+    """A new candidate in screening. Documents must be PDF, Word, OpenDocument or text
+    files of 5 MB or less (ValidationError naming the field; nothing is saved)."""
+    _require_manager(actor)
+    if not opening.is_open:
+        raise ValidationError("This opening is closed.")
+    _check_document("cv", cv)
+    _check_document("writing_sample", writing_sample)
+    candidate = Candidate(
+        opening=opening,
+        first_name=first_name.strip(),
+        last_name=last_name.strip(),
+        email=email.strip(),
+        phone=phone.strip(),
+    )
+    candidate.full_clean(exclude=list(DOCUMENT_FIELDS))
+    candidate.save()
+    for name, file in (("cv", cv), ("writing_sample", writing_sample)):
+        if file is not None:
+            getattr(candidate, name).save(file.name, file, save=False)
+    if cv or writing_sample:
+        candidate.save(
+            update_fields=[
+                n for n, f in zip(DOCUMENT_FIELDS, (cv, writing_sample), strict=True) if f
+            ]
+        )
+    audit_record(
+        actor=actor,
+        action="candidate.create",
+        obj=candidate,
+        changes={
+            "opening": opening.title,
+            "documents": [n for n in DOCUMENT_FIELDS if getattr(candidate, n)],
+        },
+    )
+    return candidate
+
+
+@transaction.atomic
+def candidate_attach(
+    *, candidate: Candidate, field: str, file: UploadedFile, actor: User
+) -> Candidate:
+    """Replace one of the candidate's documents; the old file is removed after commit."""
+    _require_manager(actor)
+    if field not in DOCUMENT_FIELDS:
+        raise ValidationError({"field": "Choose the CV or the writing sample."})
+    locked = _lock(candidate)
+    if locked.erased_at:
+        raise ValidationError("This candidate's personal data was erased.")
+    _check_document(field, file)
+    old = getattr(locked, field)
+    old_name = old.name if old else ""
+    getattr(locked, field).save(file.name, file, save=False)
+    locked.save(update_fields=[field])
+    if old_name:
+        storage = old.storage
+        transaction.on_commit(partial(storage.delete, old_name))
+    audit_record(actor=actor, action="candidate.document", obj=locked, changes={"document": field})
+    setattr(candidate, field, getattr(locked, field))
+    return candidate
+
+
+@transaction.atomic
+def candidate_advance(
+    *, candidate: Candidate, stage: str, actor: User, reason: str = ""
+) -> Candidate:
+    """Move an open candidate one step along the pipeline, or end it with a rejection or
+    withdrawal (a rejection records who decided and why). Hiring is candidate_hire."""
+    _require_manager(actor)
+    locked = _lock(candidate)
+    _open(locked)
+    old = locked.stage
+    if stage in (Stage.REJECTED, Stage.WITHDRAWN):
+        if stage == Stage.REJECTED and not reason.strip():
+            raise ValidationError({"reason": "Say why the candidate is not going further."})
+        locked.decided_by, locked.decided_at = actor, timezone.now()
+        locked.decision_reason = reason.strip()
+    elif NEXT_STAGE.get(Stage(old)) != stage:
+        raise ValidationError(
+            {"stage": f"From {locked.get_stage_display().lower()} the next step is not that."}
+        )
+    locked.stage = stage
+    locked.save(update_fields=["stage", "decided_by", "decided_at", "decision_reason"])
+    changes: dict[str, Any] = {"stage": [Stage(old).label, Stage(stage).label]}
+    if reason.strip():
+        changes["reason"] = reason.strip()
+    audit_record(actor=actor, action="candidate.stage", obj=locked, changes=changes)
+    for name in ("stage", "decided_by_id", "decided_at", "decision_reason"):
+        setattr(candidate, name, getattr(locked, name))
+    return candidate
+
+
+# The interview ---------------------------------------------------------------------------
+
+
+@transaction.atomic
+def interview_record(
+    *,
+    candidate: Candidate,
+    ratings: Mapping[int, tuple[int, str]],
+    interviewer: User,
+) -> int:
+    """Record `ratings` ({question id: (1-5, notes)}) for questions in the opening's
+    interview plan, replacing earlier ratings of the same questions. Returns how many."""
+    _require_manager(interviewer)
+    locked = _lock(candidate)
+    _open(locked)
+    planned = set(
+        PlannedQuestion.objects.filter(profile_id=locked.opening.profile_id).values_list(
+            "question_id", flat=True
+        )
+    )
+    errors: dict[str, str] = {}
+    for pk, (rating, _) in ratings.items():
+        if pk not in planned:
+            errors[f"q{pk}"] = "This question is not in the interview plan."
+        elif not 1 <= rating <= INTERVIEW_MAX:
+            errors[f"q{pk}"] = f"Rate from 1 to {INTERVIEW_MAX}."
+    if errors:
+        raise ValidationError(errors)
+    now = timezone.now()
+    InterviewRating.objects.bulk_create(
+        [
+            InterviewRating(
+                candidate=locked,
+                question_id=pk,
+                rating=rating,
+                notes=notes.strip(),
+                interviewer=interviewer,
+                rated_at=now,
+            )
+            for pk, (rating, notes) in ratings.items()
+        ],
+        update_conflicts=True,
+        unique_fields=["candidate", "question"],
+        update_fields=["rating", "notes", "interviewer", "rated_at"],
+    )
+    audit_record(
+        actor=interviewer,
+        action="interview.record",
+        obj=locked,
+        changes={"ratings": len(ratings)},
+    )
+    return len(ratings)
+
+
+def _category_average(category: str) -> Subquery:
+    return Subquery(
+        InterviewRating.objects.filter(
+            candidate=OuterRef("pk"), question__measures__contains=[category]
+        )
+        .order_by()
+        .values("candidate")
+        .annotate(avg=Avg("rating"))
+        .values("avg")
+    )
+
+
+def with_interview_scores(candidates: QuerySet[Candidate]) -> QuerySet[Candidate]:
+    """Each candidate's mean interview rating per category (`interview_<category>`, None
+    when no rated question measures it), computed in the database."""
+    return candidates.annotate(**{f"interview_{c}": _category_average(c) for c in Category.values})
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """Interview scores per category (mean rating, 1-5) and the overall score weighted by
+    the profile's category weights, over the categories that were rated."""
+
+    by_category: dict[str, Decimal | None]
+    weights: dict[str, int]
+    overall: Decimal | None
+
+
+def rollup(values: Mapping[str, Any], weights: Mapping[str, int]) -> Rollup:
+    by_category: dict[str, Decimal | None] = {}
+    total = Decimal(0)
+    weight_sum = 0
+    for c in Category.values:
+        raw = values.get(f"interview_{c}")
+        score = None if raw is None else Decimal(raw).quantize(TWO, ROUND_HALF_UP)
+        by_category[c] = score
+        if raw is not None and weights.get(c):
+            total += Decimal(raw) * weights[c]
+            weight_sum += weights[c]
+    overall = (total / weight_sum).quantize(TWO, ROUND_HALF_UP) if weight_sum else None
+    return Rollup(by_category, dict(weights), overall)
+
+
+def interview_rollup(candidate: Candidate) -> Rollup:
+    values = (
+        with_interview_scores(Candidate.objects.filter(pk=candidate.pk))
+        .values(*(f"interview_{c}" for c in Category.values))
+        .get()
+    )
+    return rollup(values, category_weights(candidate.opening.profile))
+
+
+# The audition ----------------------------------------------------------------------------
+
+
+def may_score_audition(user: User, candidate: Candidate) -> bool:
+    return candidate.opening.panel.filter(pk=user.pk).exists()
+
+
+def audition_scores_visible(*, candidate: Candidate, user: User) -> bool:
+    """A panel member sees the panel's scores only after submitting their own, so nobody
+    anchors on a colleague's marks; others who may see the candidate see them at once."""
+    if not may_score_audition(user, candidate):
+        return True
+    return AuditionScore.objects.filter(candidate=candidate, panelist=user).exists()
+
+
+@transaction.atomic
+def audition_score_submit(
+    *,
+    candidate: Candidate,
+    panelist: User,
+    scores: Mapping[str, int],
+    would_buy: bool,
+    notes: str = "",
+) -> AuditionScore:
+    """Record a panel member's scores (1-3 per criterion) once: submitted scores are
+    final, so later ones cannot drift towards the rest of the panel."""
+    locked = _lock(candidate)
+    _open(locked)
+    if not may_score_audition(panelist, locked):
+        raise PermissionDenied("Only the opening's panel scores its auditions.")
+    if locked.stage != Stage.AUDITION:
+        raise ValidationError("Auditions are scored while the candidate is at the audition.")
+    if AuditionScore.objects.filter(candidate=locked, panelist=panelist).exists():
+        raise ValidationError("You have already submitted your scores for this audition.")
+    errors = {
+        name: f"Score from 1 to {AUDITION_MAX}."
+        for name, _ in AUDITION_CRITERIA
+        if not isinstance(scores.get(name), int) or not 1 <= scores[name] <= AUDITION_MAX
+    }
+    if errors:
+        raise ValidationError(errors)
+    score = AuditionScore.objects.create(
+        candidate=locked,
+        panelist=panelist,
+        would_buy=would_buy,
+        notes=notes.strip(),
+        **{name: scores[name] for name, _ in AUDITION_CRITERIA},
+    )
+    # Only that a score arrived: the figures would tell a panel member reading the
+    # timeline what their colleagues gave.
+    audit_record(actor=panelist, action="audition.score", obj=locked, changes={})
+    return score
+
+
+def _audition_total() -> Any:
+    return sum(
+        (F(f"audition_scores__{name}") for name, _ in AUDITION_CRITERIA[1:]),
+        F(f"audition_scores__{AUDITION_CRITERIA[0][0]}"),
+    )
+
+
+def with_audition_summary(candidates: QuerySet[Candidate]) -> QuerySet[Candidate]:
+    """Per candidate: panel scores received, the mean, lowest and highest total (4-12)
+    and their standard deviation, and how many would buy from the candidate."""
+    total = _audition_total()
+    return candidates.annotate(
+        audition_count=Count("audition_scores"),
+        audition_mean=Avg(total),
+        audition_low=Min(total),
+        audition_high=Max(total),
+        audition_spread=StdDev(total),
+        audition_would_buy=Count("audition_scores", filter=Q(audition_scores__would_buy=True)),
+    )
+
+
+def audition_summary(candidate: Candidate) -> dict[str, Any]:
+    summary: dict[str, Any] = (
+        with_audition_summary(Candidate.objects.filter(pk=candidate.pk))
+        .values(  # type: ignore[misc]
+            "audition_count",
+            "audition_mean",
+            "audition_low",
+            "audition_high",
+            "audition_spread",
+            "audition_would_buy",
+        )
+        .get()
+    )
+    criteria = AuditionScore.objects.filter(candidate=candidate).aggregate(
+        **{f"{name}_avg": Avg(name) for name, _ in AUDITION_CRITERIA},
+        **{f"{name}_low": Min(name) for name, _ in AUDITION_CRITERIA},
+        **{f"{name}_high": Max(name) for name, _ in AUDITION_CRITERIA},
+    )
+    summary["criteria"] = [
+        (label, criteria[f"{name}_avg"], criteria[f"{name}_low"], criteria[f"{name}_high"])
+        for name, label in AUDITION_CRITERIA
+    ]
+    return summary
+
+
+# Deliverable review and DiSC -------------------------------------------------------------
+
+
+@transaction.atomic
+def deliverable_review_record(
+    *, candidate: Candidate, rating: int, notes: str, reviewer: User
+) -> DeliverableReview:
+    _require_manager(reviewer)
+    locked = _lock(candidate)
+    _open(locked)
+    if not 1 <= rating <= DELIVERABLE_MAX:
+        raise ValidationError({"rating": f"Rate from 1 to {DELIVERABLE_MAX}."})
+    review, _ = DeliverableReview.objects.update_or_create(
+        candidate=locked,
+        defaults={
+            "rating": rating,
+            "notes": notes.strip(),
+            "reviewer": reviewer,
+            "reviewed_at": timezone.now(),
+        },
+    )
+    audit_record(
+        actor=reviewer, action="deliverable.review", obj=locked, changes={"rating": rating}
+    )
+    return review
+
+
+@transaction.atomic
+def disc_record(*, candidate: Candidate, scores: Mapping[str, int], actor: User) -> DiscProfile:
+    _require_manager(actor)
+    locked = _lock(candidate)
+    _open(locked)
+    disc = DiscProfile(candidate=locked, recorded_at=timezone.now(), **scores)
+    existing = DiscProfile.objects.filter(candidate=locked).first()
+    if existing is not None:
+        disc.pk = existing.pk
+    disc.full_clean(exclude=["candidate"])
+    disc.save()
+    audit_record(actor=actor, action="disc.record", obj=locked, changes=dict(scores))
+    return disc
+
+
+# Decision --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def candidate_hire(*, candidate: Candidate, username: str, reason: str, actor: User) -> User:
+    """Hire a candidate at the decision stage: record who decided and why, and create the
+    person's user with the opening's role, which enrols them in certification (through
+    tcp.services.user_set_roles). All in one transaction: if any part fails, nothing of
+    the hire remains."""
+    _require_manager(actor)
+    locked = _lock(candidate)
+    _open(locked)
+    errors: dict[str, str] = {}
+    if locked.stage != Stage.DECISION:
+        errors["stage"] = "Only a candidate at the decision stage can be hired."
+    username = username.strip()
+    if not username:
+        errors["username"] = "Choose a username for the new colleague."
+    elif User.objects.filter(username__iexact=username).exists():
+        errors["username"] = "Someone already has this username."
+    if not reason.strip():
+        errors["reason"] = "Say why this candidate is the one."
+    if errors:
+        raise ValidationError(errors)
+    user = User(
+        username=username,
+        first_name=locked.first_name,
+        last_name=locked.last_name,
+        email=locked.email,
+        job_title=locked.opening.title,
+    )
+    user.set_unusable_password()
+    user.full_clean(exclude=["password"])
+    user.save()
+    user_set_roles(user=user, roles=[locked.opening.role], actor=actor)
+    old = locked.stage
+    locked.stage = Stage.HIRED
+    locked.hired_user = user
+    locked.decided_by, locked.decided_at = actor, timezone.now()
+    locked.decision_reason = reason.strip()
+    locked.save(
+        update_fields=["stage", "hired_user", "decided_by", "decided_at", "decision_reason"]
+    )
+    audit_record(
+        actor=actor,
+        action="candidate.hire",
+        obj=locked,
+        changes={
+            "stage": [Stage(old).label, Stage.HIRED.label],
+            "reason": locked.decision_reason,
+            "user": user.username,
+        },
+    )
+    for name in ("stage", "hired_user_id", "decided_by_id", "decided_at", "decision_reason"):
+        setattr(candidate, name, getattr(locked, name))
+    return user
+
+
+@transaction.atomic
+def candidate_erase(*, candidate: Candidate, actor: User) -> Candidate:
+    """Forget a rejected or withdrawn candidate on request: personal fields and documents
+    go, and their name leaves the timeline; the scores stay, anonymous, for statistics."""
+    _require_manager(actor)
+    locked = _lock(candidate)
+    if locked.stage not in (Stage.REJECTED, Stage.WITHDRAWN):
+        raise ValidationError("Only a rejected or withdrawn candidate's data can be erased.")
+    if locked.erased_at:
+        return locked
+    files = [
+        (getattr(locked, n).storage, getattr(locked, n).name)
+        for n in DOCUMENT_FIELDS
+        if getattr(locked, n)
+    ]
+    for name in PERSONAL_FIELDS:
+        setattr(locked, name, "")
+    for name in DOCUMENT_FIELDS:
+        setattr(locked, name, "")
+    locked.erased_at = timezone.now()
+    locked.save(update_fields=[*PERSONAL_FIELDS, *DOCUMENT_FIELDS, "erased_at"])
+    entries = AuditLogEntry.objects.filter(
+        object_type=Candidate._meta.label_lower, object_id=str(locked.pk)
+    )
+    entries.update(object_repr=str(locked))
+    for entry in entries.filter(changes__has_any_keys=list(PERSONAL_FIELDS)):
+        entry.changes = {k: v for k, v in entry.changes.items() if k not in PERSONAL_FIELDS}
+        entry.save(update_fields=["changes"])
+    audit_record(actor=actor, action="candidate.erase", obj=locked, changes={})
+    for storage, name in files:
+        transaction.on_commit(partial(storage.delete, name))
+    for name in (*PERSONAL_FIELDS, *DOCUMENT_FIELDS, "erased_at"):
+        setattr(candidate, name, getattr(locked, name))
+    return candidate
+
+
+# Comparison ------------------------------------------------------------------------------
+
+
+def comparison_queryset(opening: Opening) -> QuerySet[Candidate]:
+    """The opening's candidates with their interview scores, audition summary, deliverable
+    rating and DiSC profile, in a fixed number of queries however many there are."""
+    return with_audition_summary(with_interview_scores(opening.candidates.all())).select_related(
+        "deliverable_review", "disc"
+    )
+
+
+ACTIONS = {
+    "question_bank.install": "installed the starter questions",
+    "profile.create": "created the job profile",
+    "opening.create": "opened the role",
+    "candidate.create": "added the candidate",
+    "candidate.document": "attached a document",
+    "candidate.stage": "moved the candidate on",
+    "candidate.hire": "hired the candidate",
+    "candidate.erase": "erased the candidate's personal data",
+    "interview.record": "recorded interview ratings",
+    "audition.score": "submitted audition scores",
+    "deliverable.review": "reviewed the writing sample",
+    "disc.record": "recorded the DiSC profile",
+}
