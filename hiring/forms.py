@@ -169,6 +169,8 @@ class StageForm(StyledFormMixin, forms.Form):
     )
 
     def __init__(self, *args: Any, choices: list[tuple[str, str]], **kw: Any):
+        # Its own ids: the candidate page also shows the hire form, which has a reason too.
+        kw.setdefault("auto_id", "id_stage_%s")
         super().__init__(*args, **kw)
         self.fields["stage"].choices = choices  # type: ignore[attr-defined]
 
