@@ -17,26 +17,9 @@ from scorecard.models import KpiSnapshot, RollupState
 from scorecard.periods import Period, periods_between
 from tcp.models import OrganisationSettings
 from tests.factories import AccountFactory, EngagementFactory
+from tests.scorecard.helpers import snapshot_rows
 
 Q1 = Period.of("quarter", dt.date(2025, 2, 1))
-
-
-def _snapshot_rows() -> list[tuple[object, ...]]:
-    return list(
-        KpiSnapshot.objects.order_by(
-            "kpi", "period_type", "period_start", "dimension", "dimension_value"
-        ).values_list(
-            "kpi",
-            "period_type",
-            "period_start",
-            "dimension",
-            "dimension_value",
-            "numerator",
-            "denominator",
-            "value",
-            "computed_at",
-        )
-    )
 
 
 def _completed(on: dt.date, end: dt.date = dt.date(2025, 1, 31)) -> Engagement:
@@ -92,9 +75,9 @@ def test_recomputing_twice_gives_byte_identical_rows_and_writes_nothing_the_seco
 ) -> None:
     _completed(dt.date(2025, 1, 31))
     assert services.snapshots_recompute(period=Q1) > 0
-    first = _snapshot_rows()
+    first = snapshot_rows()
     assert services.snapshots_recompute(period=Q1) == 0
-    assert _snapshot_rows() == first
+    assert snapshot_rows() == first
 
 
 @pytest.mark.django_db
@@ -190,7 +173,7 @@ def test_two_workers_recomputing_the_same_period_at_once_write_the_same_rows() -
     for thread in threads:
         thread.join()
     assert errors == []
-    rows = _snapshot_rows()
+    rows = snapshot_rows()
     services.snapshots_recompute(period=Q1)
-    assert _snapshot_rows() == rows
+    assert snapshot_rows() == rows
     assert _snapshot("timeline_adherence", Q1).value == 50

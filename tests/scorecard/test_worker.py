@@ -16,27 +16,10 @@ from scorecard.periods import Period
 from scorecard.tasks import scorecard_nightly, scorecard_refresh
 from tcp.models import OrganisationSettings
 from tests.factories import EngagementFactory
+from tests.scorecard.helpers import snapshot_rows
 from tests.tcp.test_worker import worker  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.worker
-
-
-def _rows() -> list[tuple[object, ...]]:
-    return list(
-        KpiSnapshot.objects.order_by(
-            "kpi", "period_type", "period_start", "dimension", "dimension_value"
-        ).values_list(
-            "kpi",
-            "period_type",
-            "period_start",
-            "dimension",
-            "dimension_value",
-            "numerator",
-            "denominator",
-            "value",
-            "computed_at",
-        )
-    )
 
 
 def test_the_nightly_job_twice_and_a_concurrent_recompute_give_the_same_rows(
@@ -57,10 +40,10 @@ def test_the_nightly_job_twice_and_a_concurrent_recompute_give_the_same_rows(
     services.snapshots_recompute(period=quarter)  # meanwhile, in this process
     assert first.get(timeout=60) >= 0
     assert second.get(timeout=60) == 0  # nothing left to change
-    rows = _rows()
+    rows = snapshot_rows()
     assert scorecard_nightly.delay().get(timeout=60) == 0
     assert scorecard_refresh.delay().get(timeout=60) == 0
-    assert _rows() == rows
+    assert snapshot_rows() == rows
     adherence = KpiSnapshot.objects.get(
         kpi="timeline_adherence", period_type="quarter", period_start=quarter.start, dimension=""
     )
