@@ -276,7 +276,6 @@ def _lock(analysis: FailureCostAnalysis) -> FailureCostAnalysis:
 
 
 def _bump(analysis: FailureCostAnalysis, actor: User | None, *fields: str) -> None:
-    analysis.version += 1
     analysis.updated_by = actor
     analysis.save(update_fields=[*fields, "version", "updated_by", "updated_at"])
 

@@ -26,7 +26,7 @@ from django.db.models.functions import Abs, Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
-from tcp.models import MaturityLevel, User, VersionedModel
+from tcp.models import MaturityLevel, User, Versioned, VersionedModel
 
 
 class Industry(models.TextChoices):
@@ -102,7 +102,7 @@ def _detail_url_prefix(name: str) -> str:
     return reverse(name, args=[_ZERO_UUID]).removesuffix(f"{_ZERO_UUID}/")
 
 
-class TimestampedModel(models.Model):
+class TimestampedModel(Versioned):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
 
@@ -199,13 +199,25 @@ COMMERCIAL_SEATS = [
 ]
 
 
-class AccountTeamMember(models.Model):
+class AccountPartQuerySet[M: models.Model](models.QuerySet[M]):
+    """Rows that belong to one account are seen by whoever sees the account."""
+
+    def visible_to(self, user: User) -> AccountPartQuerySet[M]:
+        if user.is_authenticated and user.is_active and user.sees_everything:
+            return self
+        return self.filter(account__in=Account.objects.visible_to(user).values("pk"))
+
+
+class AccountTeamMember(TimestampedModel):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="team")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="account_seats"
     )
     role = models.CharField(max_length=32, choices=TeamRole.choices)
     since = models.DateField(default=dt.date.today)
+
+    objects = AccountPartQuerySet["AccountTeamMember"].as_manager()
 
     class Meta:
         ordering = ["role", "user__first_name"]
@@ -235,6 +247,8 @@ class Contact(TimestampedModel):
     phone = models.CharField(max_length=40, blank=True)
     buyer_role = models.CharField(max_length=16, choices=BuyerRole.choices, blank=True)
 
+    objects = AccountPartQuerySet["Contact"].as_manager()
+
     class Meta:
         ordering = ["name", "id"]
 
@@ -252,9 +266,21 @@ class ProductLine(models.Model):
         return self.name
 
 
-class Product(models.Model):
+class ProductQuerySet(models.QuerySet["Product"]):
+    def visible_to(self, user: User) -> ProductQuerySet:
+        """The catalogue is open to everyone at work here."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        return self
+
+
+class Product(TimestampedModel):
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     line = models.ForeignKey(ProductLine, on_delete=models.PROTECT, related_name="products")
     name = models.CharField(max_length=120)
+
+    objects = ProductQuerySet.as_manager()
 
     class Meta:
         ordering = ["line__name", "name"]
@@ -262,6 +288,9 @@ class Product(models.Model):
 
     def __str__(self) -> str:
         return f"{self.line} · {self.name}"
+
+    def is_editable_by(self, user: User) -> bool:
+        return user.is_active and user.sees_everything
 
 
 class Stage(models.TextChoices):
@@ -530,6 +559,9 @@ class EngagementPartQuerySet[M: models.Model](models.QuerySet[M]):
 class ScopeItem(VersionedModel):
     """A piece of the contracted scope, estimated before the contract is signed. The
     engagement's contracted effort is their sum, frozen when it is contracted."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
 
     engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="scope_items")
     title = models.CharField(max_length=200)
@@ -1104,6 +1136,9 @@ class RevenueEntry(TimestampedModel):
 class ClientRating(TimestampedModel):
     """How we rated our delivery and how the client rated it (the delivery gap), and the
     client's answer to "would you recommend us?" for NPS."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
 
     engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="ratings")
     rated_on = models.DateField()

@@ -55,6 +55,7 @@ from engagements.models import (
     OneOnOne,
     OneOnOneOpportunity,
     PostSaleActivity,
+    Product,
     RevenueEntry,
     ScopeChange,
     ScopeItem,
@@ -68,6 +69,7 @@ from tcp.models import ACTION_LABELS, AuditLogEntry, OrganisationSettings, User
 from tcp.services import (
     EDIT_MERGE_WINDOW,
     audit_record,
+    audit_record_many,
     changed_fields,
     field_values,
     notification_send,
@@ -327,6 +329,84 @@ def engagement_create(
         changes=field_values(engagement, ["stage", "commercial_lead", "value"]),
     )
     return engagement
+
+
+@transaction.atomic
+def engagement_bulk_create(
+    *, rows: Sequence[Mapping[str, Any]], actor: User | None
+) -> list[Engagement]:
+    """engagement_create for many rows in a few statements (a CRM's bulk sync).
+
+    The same rules: each commercial lead may lead (checked once per person), and a row in
+    a later stage than discovery goes through engagement_create, whose path rules read
+    other records. Field checks that need the database (foreign keys, uniqueness, check
+    constraints) are left to the insert: if it fails, nothing is written and the caller
+    retries row by row to say which one. Returns the engagements in the order given.
+    """
+    today = timezone.localdate()
+    now = timezone.now()
+    lead_blockers: dict[int, list[Blocker]] = {}
+    made: list[Engagement | None] = []
+    fresh: list[tuple[Engagement, list[Any]]] = []
+    for row in rows:
+        data = dict(row)
+        account = data.pop("account")
+        stage = data.pop("stage", Stage.DISCOVERY)
+        lines = list(data.pop("product_lines", ()))
+        if stage != Stage.DISCOVERY:
+            made.append(
+                engagement_create(
+                    account=account, actor=actor, stage=stage, product_lines=lines, **data
+                )
+            )
+            continue
+        unknown = set(data) - set(ENGAGEMENT_FIELDS)
+        if unknown:
+            raise TypeError(f"unknown engagement fields: {sorted(unknown)}")
+        engagement = Engagement(account=account, stage=stage, **data)
+        # Related rows were looked up by the caller; the rest is checked by the insert.
+        engagement.full_clean(
+            exclude=["product_lines", "account", "commercial_lead", "delivery_manager"],
+            validate_unique=False,
+            validate_constraints=False,
+        )
+        lead = engagement.commercial_lead
+        if lead.pk not in lead_blockers:
+            lead_blockers[lead.pk] = engagement_lead_blockers(lead=lead, on=today)
+        if lead_blockers[lead.pk]:
+            raise StageChangeRefused(lead_blockers[lead.pk])
+        engagement.stage_changed_at = now
+        engagement.stage_changed_by = actor
+        fresh.append((engagement, lines))
+        made.append(None)
+    created = Engagement.objects.bulk_create([e for e, _ in fresh])
+    Engagement.product_lines.through.objects.bulk_create(
+        [
+            Engagement.product_lines.through(engagement_id=e.pk, productline_id=line.pk)
+            for e, (_, lines) in zip(created, fresh, strict=True)
+            for line in lines
+        ]
+    )
+    StageChange.objects.bulk_create(
+        [
+            StageChange(
+                engagement=e,
+                from_stage="",
+                to_stage=e.stage,
+                on=e.opened_on,
+                by=actor,
+                note="Created",
+            )
+            for e in created
+        ]
+    )
+    audit_record_many(
+        actor=actor,
+        action="engagement.create",
+        changes=[(e, field_values(e, ["stage", "commercial_lead", "value"])) for e in created],
+    )
+    fresh_iter = iter(created)
+    return [e if e is not None else next(fresh_iter) for e in made]
 
 
 @transaction.atomic
@@ -687,7 +767,6 @@ def milestone_attendance_record(
     }
     old_held = locked.held_on
     locked.held_on = held_on
-    locked.version += 1
     locked.updated_by = actor
     locked.save(update_fields=["held_on", "version", "updated_by", "updated_at"])
     MilestoneAttendance.objects.filter(milestone=locked).exclude(person__in=seen).delete()
@@ -918,6 +997,25 @@ def team_member_remove(*, member: AccountTeamMember, actor: User | None) -> None
         changes={"member": str(member.user), "role": member.role},
     )
     member.delete()
+
+
+@transaction.atomic
+def product_save(
+    *, actor: User | None, data: Mapping[str, Any], product: Product | None = None
+) -> Product:
+    """Add a product to the catalogue or change one."""
+    return record_save(
+        item=product or Product(),
+        actor=actor,
+        data=data,
+        noun="product",
+        audit_on=None,
+        version=None,
+    )
+
+
+def product_delete(*, product: Product, actor: User | None) -> None:
+    record_delete(obj=product, actor=actor, action="product.delete")
 
 
 CONTACT_FIELDS = ("name", "job_title", "email", "phone", "buyer_role", "external_id")

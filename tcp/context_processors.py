@@ -88,6 +88,7 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             "home": _url("home"),
             "admin": _url("admin:index") if user.is_staff else "",
             "notifications": _url("notifications"),
+            "api_tokens": _url("api_tokens"),
             "logout": _url("logout"),
         },
         "unread_notifications": unread,

@@ -5,7 +5,7 @@ from typing import Any
 from django import forms
 from django.forms.renderers import TemplatesSetting
 
-from tcp.models import OrganisationSettings
+from tcp.models import ApiToken, OrganisationSettings
 
 
 class FormRenderer(TemplatesSetting):
@@ -92,3 +92,11 @@ class VersionedFormMixin:
         """The cleaned values for the service, and the version apart."""
         data = dict(self.cleaned_data)  # type: ignore[attr-defined]
         return data, data.pop("version", None)
+
+
+class ApiTokenForm(StyledFormMixin, forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["name", "expires_at"]
+        widgets = {"expires_at": forms.DateTimeInput(attrs={"type": "datetime-local"})}
+        labels = {"expires_at": "Expires (optional)"}

@@ -4,7 +4,10 @@ the audit log and in-app notifications."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import secrets
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
@@ -224,6 +227,8 @@ ACTION_LABELS = {
     "engagement.stage": "changed the stage",
     "organisation.update": "changed the settings",
     "user.roles": "changed the roles",
+    "api_token.create": "made an API token",
+    "api_token.revoke": "revoked an API token",
 }
 
 
@@ -265,12 +270,35 @@ class Notification(models.Model):
             self.save(update_fields=["read_at"])
 
 
-class VersionedModel(models.Model):
-    """A row people edit side by side: every save bumps `version`, and a save that started
-    from an older version is refused (tcp.services.record_update), so nobody silently
-    overwrites someone else's change."""
+class Versioned(models.Model):
+    """A row with a `version` that every save moves on, whichever code path saves it.
+
+    The API's ETag is the version, and a save that started from an older version is refused
+    (tcp.services.record_update), so nobody silently overwrites someone else's change. The
+    increment runs in the UPDATE itself (version = version + 1), so two writers never hand
+    out the same version for different contents.
+    """
 
     version = models.PositiveIntegerField(default=1, editable=False)
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding or kwargs.get("force_insert"):
+            super().save(*args, **kwargs)
+            return
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "version"}
+        self.version = models.F("version") + 1
+        super().save(*args, **kwargs)
+        self.refresh_from_db(fields=["version"])
+
+
+class VersionedModel(Versioned):
+    """A row people edit side by side, with who changed it last."""
+
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     updated_by = models.ForeignKey(
@@ -284,3 +312,96 @@ class VersionedModel(models.Model):
 
     class Meta:
         abstract = True
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def usable(self) -> ApiTokenQuerySet:
+        now = timezone.now()
+        return self.filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now),
+            revoked_at__isnull=True,
+            user__is_active=True,
+        )
+
+
+class ApiToken(models.Model):
+    """A person's key for the REST API. Only a hash is stored: the token itself is shown
+    once, when it is made, and cannot be read back."""
+
+    PREFIX = "prt_"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens"
+    )
+    name = models.CharField(max_length=100, help_text="What uses it, e.g. “Salesforce sync”.")
+    key_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters, so a person can tell their tokens apart without the secret.
+    hint = models.CharField(max_length=12, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Leave empty for a token that does not expire."
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.hint}…)"
+
+    @staticmethod
+    def hash(raw: str) -> str:
+        # The token carries 256 random bits, so a fast hash is enough: there is nothing to
+        # guess, and a slow one would cost every API request.
+        return hashlib.sha256(raw.encode()).hexdigest()
+
+    @classmethod
+    def generate(cls) -> str:
+        return cls.PREFIX + secrets.token_urlsafe(32)
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and not self.is_expired
+
+
+class Tombstone(models.Model):
+    """A synced row that was deleted, so an incremental pull learns it is gone."""
+
+    resource = models.CharField(max_length=40)
+    uuid = models.UUIDField()
+    external_id = models.CharField(max_length=100, blank=True)
+    deleted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["deleted_at", "id"]
+        indexes = [models.Index(fields=["resource", "deleted_at", "id"])]
+
+    def __str__(self) -> str:
+        return f"{self.resource} {self.uuid} deleted {self.deleted_at:%Y-%m-%d %H:%M}"
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a POST sent with an Idempotency-Key, replayed for repeats."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    request_hash = models.CharField(max_length=64)
+    status_code = models.PositiveSmallIntegerField()
+    body = models.JSONField(null=True)
+    headers = models.JSONField(default=dict)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="idempotency_key_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return self.key

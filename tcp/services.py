@@ -11,7 +11,14 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from tcp.models import ACTION_LABELS, AuditLogEntry, Notification, OrganisationSettings, User
+from tcp.models import (
+    ACTION_LABELS,
+    ApiToken,
+    AuditLogEntry,
+    Notification,
+    OrganisationSettings,
+    User,
+)
 
 
 def _plain(value: Any) -> Any:
@@ -52,6 +59,25 @@ def audit_record(
         object_id=str(obj.pk),
         object_repr=str(obj)[:200],
         changes={k: _plain(v) for k, v in (changes or {}).items()},
+    )
+
+
+def audit_record_many(
+    *, actor: User | None, action: str, changes: Iterable[tuple[models.Model, Mapping[str, Any]]]
+) -> None:
+    """audit_record for many rows changed together, in one insert."""
+    AuditLogEntry.objects.bulk_create(
+        [
+            AuditLogEntry(
+                actor=actor,
+                action=action,
+                object_type=obj._meta.label_lower,
+                object_id=str(obj.pk),
+                object_repr=str(obj)[:200],
+                changes={k: _plain(v) for k, v in change.items()},
+            )
+            for obj, change in changes
+        ]
     )
 
 
@@ -133,10 +159,9 @@ def record_update[M: models.Model](
         setattr(obj, name, value)
     obj.full_clean(exclude=list(m2m))
     fields = [*plain.keys(), *(f.name for f in obj._meta.fields if getattr(f, "auto_now", False))]
-    if versioned:
-        obj.version = stored.version + 1  # type: ignore[attr-defined]
-        obj.updated_by = actor  # type: ignore[attr-defined]
-        fields += ["version", "updated_by"]
+    if hasattr(obj, "updated_by"):
+        obj.updated_by = actor
+        fields.append("updated_by")
     obj.save(update_fields=fields)
     for name, value in m2m.items():
         getattr(obj, name).set(value)
@@ -319,3 +344,38 @@ def user_set_active(*, user: User, active: bool, actor: User | None) -> User:
         for hook in PERSON_CHANGE_HOOKS:
             hook(user, actor)
     return user
+
+
+# API tokens --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def api_token_create(
+    *, user: User, name: str, expires_at: dt.datetime | None = None, actor: User | None
+) -> tuple[ApiToken, str]:
+    """Make a token for `user`; returns it with the secret, which is never stored and
+    cannot be shown again."""
+    if not name.strip():
+        raise ValidationError({"name": "Name the token after what will use it."})
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "Choose a moment in the future."})
+    raw = ApiToken.generate()
+    token = ApiToken(user=user, name=name.strip(), expires_at=expires_at)
+    token.key_hash = ApiToken.hash(raw)
+    token.hint = raw[: len(ApiToken.PREFIX) + 4]
+    token.full_clean()
+    token.save()
+    audit_record(actor=actor, action="api_token.create", obj=user, changes={"token": str(token)})
+    return token, raw
+
+
+@transaction.atomic
+def api_token_revoke(*, token: ApiToken, actor: User | None) -> None:
+    """Stop a token working at once. Revoking twice changes nothing."""
+    revoked = ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+    if revoked:
+        audit_record(
+            actor=actor, action="api_token.revoke", obj=token.user, changes={"token": str(token)}
+        )

@@ -2,8 +2,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from engagements import api as engagements_api
 from tcp import views
+from tcp.api import SyncRouter
+
+api = SyncRouter()
+engagements_api.register(api)
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -17,10 +23,19 @@ urlpatterns = [
     path("organisation/", views.organisation_settings, name="organisation_settings"),
     path("notifications/", views.notifications, name="notifications"),
     path("notifications/read/", views.notifications_read, name="notifications_read"),
+    path("api-tokens/", views.api_tokens, name="api_tokens"),
+    path("api-tokens/<int:pk>/revoke/", views.api_token_revoke_view, name="api_token_revoke"),
     path("", include("engagements.urls")),
     path("", include("discovery.urls")),
     path("", include("certification.urls")),
     path("", include("hiring.urls")),
     path("", include("scorecard.urls")),
+    path("api/v1/", include(api.urls)),
+    path("api/schema/", login_not_required(SpectacularAPIView.as_view()), name="api-schema"),
+    path(
+        "api/docs/",
+        login_not_required(SpectacularSwaggerView.as_view(url_name="api-schema")),
+        name="api-docs",
+    ),
     path("admin/", admin.site.urls),
 ]

@@ -2,25 +2,34 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from engagements.models import OPEN_STAGES, Engagement, Milestone
 from engagements.services import awaiting_attendance
 from tcp.celery import app as celery_app
-from tcp.forms import OrganisationSettingsForm
+from tcp.forms import ApiTokenForm, OrganisationSettingsForm
 from tcp.http import AuthedRequest
-from tcp.models import OrganisationSettings, Role
-from tcp.services import audit_trail, organisation_update
+from tcp.models import ApiToken, OrganisationSettings, Role
+from tcp.services import (
+    api_token_create,
+    api_token_revoke,
+    audit_trail,
+    organisation_update,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -115,3 +124,37 @@ def notifications_read(request: AuthedRequest) -> HttpResponse:
     request.user.notifications.unread().update(read_at=timezone.now())
     messages.success(request, "All notifications marked as read.")
     return redirect("notifications")
+
+
+@require_http_methods(["GET", "POST"])
+def api_tokens(request: AuthedRequest) -> HttpResponse:
+    """A person's API tokens: make one (shown once), see when each was last used."""
+    form = ApiTokenForm(request.POST or None)
+    context: dict[str, Any] = {}
+    if request.method == "POST" and form.is_valid():
+        try:
+            token, raw = api_token_create(
+                user=request.user,
+                name=form.cleaned_data["name"],
+                expires_at=form.cleaned_data["expires_at"],
+                actor=request.user,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            # Shown in this response only: a redirect would have to carry the secret.
+            context = {"new_token": raw, "new_token_name": token.name}
+            form = ApiTokenForm()
+    context["form"] = form
+    context["tokens"] = ApiToken.objects.filter(user=request.user)
+    return render(request, "tcp/api_tokens.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+def api_token_revoke_view(request: AuthedRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    api_token_revoke(token=token, actor=request.user)
+    messages.success(request, f"“{token.name}” is revoked.")
+    if request.htmx:
+        return HttpResponseClientRedirect(reverse("api_tokens"))
+    return redirect("api_tokens")

@@ -1,0 +1,68 @@
+"""Who is calling the API: a person's token (`Authorization: Bearer …`) or their browser
+session, and how often they may call. Kept apart from tcp.api because DRF imports these
+classes while it loads, before the views can be imported."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
+from rest_framework.request import Request
+from rest_framework.throttling import SimpleRateThrottle
+
+from tcp.models import ApiToken, User
+
+# How often last_used_at is written: once a minute is enough to tell live tokens from dead
+# ones, and it spares a write on every request.
+LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+class TokenAuthentication(BaseAuthentication):
+    """`Authorization: Bearer <token>`; the token is looked up by its hash."""
+
+    keywords = ("bearer", "token")
+
+    def authenticate(self, request: Request) -> tuple[User, ApiToken] | None:
+        header = request.META.get("HTTP_AUTHORIZATION", "")
+        if not header:
+            return None
+        keyword, _, raw = header.partition(" ")
+        if keyword.lower() not in self.keywords:
+            return None
+        raw = raw.strip()
+        if not raw or " " in raw or len(raw) > 200:
+            raise exceptions.AuthenticationFailed("The Authorization header is malformed.")
+        token = (
+            ApiToken.objects.usable()
+            .select_related("user")
+            .filter(key_hash=ApiToken.hash(raw))
+            .first()
+        )
+        if token is None:
+            raise exceptions.AuthenticationFailed("The token is unknown, revoked or expired.")
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        return token.user, token
+
+    def authenticate_header(self, request: Request) -> str:
+        # Answering 401 (not 403) with a challenge tells a client its credentials are wrong.
+        return 'Bearer realm="api"'
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    """Requests per token (or per signed-in person using the browsable docs)."""
+
+    scope = "api"
+
+    def get_cache_key(self, request: Request, view: Any) -> str | None:
+        if isinstance(request.auth, ApiToken):
+            ident = f"token-{request.auth.pk}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user-{request.user.pk}"
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
