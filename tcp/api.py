@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any, ClassVar
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models.signals import post_delete
@@ -130,6 +131,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         message, fields = _django_validation_fields(exc)
         response = Response(error_body(400, message, fields), status=400)
         return response
+    elif isinstance(exc, RequestDataTooBig):
+        return Response(
+            error_body(
+                413, f"The body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+            ),
+            status=413,
+        )
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found, or not yours to see.")
     elif isinstance(exc, PermissionDenied):
@@ -294,7 +302,7 @@ def sync_horizon() -> dt.datetime:
     """
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT LEAST(now(), min(xact_start)) FROM pg_stat_activity "
+            "SELECT LEAST(clock_timestamp(), min(xact_start)) FROM pg_stat_activity "
             "WHERE datname = current_database() AND pid <> pg_backend_pid() "
             "AND backend_type = 'client backend' AND xact_start IS NOT NULL"
         )
@@ -376,18 +384,25 @@ class KeysetPagination(BasePagination):
         return self.request.build_absolute_uri(self.request.path) + "?" + params.urlencode()
 
     def get_paginated_response(self, data: Any) -> Response:
-        return Response({"next": self.next_link(), "results": data})
+        cursor = self._encode(*self.last) if self.last is not None else None
+        return Response({"next": self.next_link(), "cursor": cursor, "results": data})
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
         return {
             "type": "object",
-            "required": ["next", "results"],
+            "required": ["next", "cursor", "results"],
             "properties": {
                 "next": {
                     "type": "string",
                     "format": "uri",
                     "nullable": True,
                     "description": "The next page, or null when this is the last one so far.",
+                },
+                "cursor": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "Where this page ends: keep it and pass it as `cursor` "
+                    "on the next pull to get exactly what changed since.",
                 },
                 "results": schema,
             },
