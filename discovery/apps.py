@@ -5,7 +5,7 @@ class DiscoveryConfig(AppConfig):
     name = "discovery"
 
     def ready(self) -> None:
-        from discovery import demo, services
+        from discovery import api, demo, services  # noqa: F401 - api: deletion tombstones
         from engagements.demo import DEMO_STEPS
         from engagements.services import STAGE_GUARDS
         from tcp.models import ACTION_LABELS

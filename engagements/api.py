@@ -48,6 +48,7 @@ from tcp.api import (
     SyncRouter,
     SyncViewSet,
     SyncWriteViewSet,
+    WithDeletions,
     expected_version,
 )
 
@@ -175,7 +176,7 @@ class EngagementViewSet(SyncViewSet):
         return self.respond(self.get_object())
 
 
-class TeamMemberViewSet(SyncWriteViewSet):
+class TeamMemberViewSet(WithDeletions, SyncWriteViewSet):
     """Seats on account teams; a seat is added or removed, not edited."""
 
     model = AccountTeamMember

@@ -10,6 +10,15 @@ from django.db import models
 from django.utils import timezone
 
 from scorecard.periods import PeriodType
+from tcp.models import User
+
+
+class KpiSnapshotQuerySet(models.QuerySet["KpiSnapshot"]):
+    def visible_to(self, user: User) -> KpiSnapshotQuerySet:
+        """The company-wide figures are for sales leadership and administrators."""
+        if user.is_authenticated and user.is_active and user.sees_everything:
+            return self
+        return self.none()
 
 
 class KpiSnapshot(models.Model):
@@ -25,6 +34,8 @@ class KpiSnapshot(models.Model):
     denominator = models.DecimalField(max_digits=20, decimal_places=4)
     value = models.DecimalField(max_digits=20, decimal_places=4, null=True, blank=True)
     computed_at = models.DateTimeField(default=timezone.now)
+
+    objects = KpiSnapshotQuerySet.as_manager()
 
     class Meta:
         ordering = ["kpi", "period_type", "period_start", "dimension", "dimension_value"]

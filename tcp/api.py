@@ -639,7 +639,7 @@ class SyncReadViewSet(viewsets.GenericViewSet):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if "resource" in cls.__dict__:
+        if "resource" in cls.__dict__ and issubclass(cls, WithDeletions):
             register_synced(cls.model, cls.resource)
 
     def base_queryset(self) -> models.QuerySet:
@@ -669,6 +669,14 @@ class SyncReadViewSet(viewsets.GenericViewSet):
     def retrieve(self, request: Request, uuid: str) -> Response:
         obj = self.get_object()
         return self.respond(obj)
+
+
+class WithDeletions:
+    """Adds GET {prefix}/deleted/: the records deleted (at or after `updated_since`)."""
+
+    resource: ClassVar[str]
+    paginate_queryset: Callable[..., Any]
+    get_paginated_response: Callable[..., Response]
 
     @extend_schema(responses=TombstoneSerializer(many=True))
     @action(detail=False, methods=["get"], pagination_class=TombstonePagination)
@@ -751,7 +759,7 @@ class SyncWriteViewSet(SyncReadViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class SyncViewSet(SyncWriteViewSet):
+class SyncViewSet(WithDeletions, SyncWriteViewSet):
     """Adds the CRM's writes by external id: upsert (PUT …/external/{id}/) and bulk."""
 
     @extend_schema(parameters=[IF_MATCH_HEADER])

@@ -4,12 +4,16 @@ from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from certification import api as certification_api
+from discovery import api as discovery_api
 from engagements import api as engagements_api
+from scorecard import api as scorecard_api
 from tcp import views
 from tcp.api import SyncRouter
 
 api = SyncRouter()
-engagements_api.register(api)
+for module in (engagements_api, discovery_api, certification_api, scorecard_api):
+    module.register(api)
 
 urlpatterns = [
     path("", views.home, name="home"),
