@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import transaction
-from django.db.models import Model, QuerySet
+from django.db.models import F, Model, OuterRef, QuerySet, TextField
+from django.db.models.functions import Cast
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions
 from rest_framework.decorators import action
@@ -25,6 +27,7 @@ from engagements.models import (
     Engagement,
     Milestone,
     Product,
+    ProductLine,
     RevenueEntry,
     ScopeChange,
     ScopeItem,
@@ -50,6 +53,7 @@ from tcp.api import (
     SyncWriteViewSet,
     WithDeletions,
     expected_version,
+    utc_text,
 )
 
 # Records that are closed rather than deleted (an engagement is lost or cancelled; an
@@ -136,6 +140,42 @@ class EngagementViewSet(SyncViewSet):
             .select_related("account", "commercial_lead", "delivery_manager")
             .prefetch_related("product_lines")
         )
+
+    list_json = {
+        "id": F("uuid"),
+        "external_id": F("external_id"),
+        "version": F("version"),
+        "created_at": utc_text("created_at"),
+        "updated_at": utc_text("updated_at"),
+        "account": F("account__uuid"),
+        "name": F("name"),
+        "stage": F("stage"),
+        "commercial_lead": F("commercial_lead__username"),
+        "delivery_manager": F("delivery_manager__username"),
+        # numeric as text keeps its scale, as the serializer's strings do ("1000.00").
+        "value": Cast("value", TextField()),
+        "contracted_effort_days": Cast("contracted_effort_days", TextField()),
+        "partner_led": F("partner_led"),
+        "poc": F("poc"),
+        "poc_concluded_on": F("poc_concluded_on"),
+        "product_lines": ArraySubquery(
+            ProductLine.objects.filter(engagements=OuterRef("pk")).order_by("name").values("name")
+        ),
+        **{
+            name: F(name)
+            for name in (
+                "opened_on",
+                "proposal_on",
+                "contract_signed_on",
+                "contracted_start",
+                "contracted_end",
+                "completed_on",
+                "lost_on",
+                "cancelled_on",
+                "description",
+            )
+        },
+    }
 
     def may_create(self, data: dict[str, Any]) -> bool:
         return data["account"].is_editable_by(self.request.user)

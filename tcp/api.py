@@ -15,15 +15,17 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from functools import partial
+from functools import partial, wraps
 from typing import Any, ClassVar
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError, connection, models, transaction
+from django.db.models.expressions import Func, RawSQL
+from django.db.models.functions import Cast
 from django.db.models.signals import post_delete
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
@@ -292,22 +294,18 @@ def parse_updated_since(raw: str | None) -> dt.datetime | None:
 # Incremental pull --------------------------------------------------------------------------------
 
 
-def sync_horizon() -> dt.datetime:
-    """The newest `updated_at` a pull may hand out now.
-
-    A write that has not committed yet carries an `updated_at` from after its transaction
-    began; if a pull handed out newer rows first, the late commit would land behind the
-    client's cursor and be skipped for good. So a pull stops just before the start of the
-    oldest transaction still open elsewhere.
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT LEAST(clock_timestamp(), min(xact_start)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid() "
-            "AND backend_type = 'client backend' AND xact_start IS NOT NULL"
-        )
-        (moment,) = cursor.fetchone()
-    return moment - dt.timedelta(milliseconds=1)
+# The newest `updated_at` a pull may hand out now. A write that has not committed yet carries
+# an `updated_at` from after its transaction began; if a pull handed out newer rows first, the
+# late commit would land behind the client's cursor and be skipped for good. So a pull stops
+# just before the start of the oldest transaction still open elsewhere. Part of the page's own
+# query, so it costs no extra round trip.
+SYNC_HORIZON = RawSQL(
+    "(SELECT LEAST(clock_timestamp(), min(xact_start)) - interval '1 millisecond' "
+    "FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
+    "AND backend_type = 'client backend' AND xact_start IS NOT NULL)",
+    [],
+    output_field=models.DateTimeField(),
+)
 
 
 class KeysetPagination(BasePagination):
@@ -326,8 +324,7 @@ class KeysetPagination(BasePagination):
         self.limit = self._limit(request)
         after = self._decode(request.query_params.get("cursor"))
         since = parse_updated_since(request.query_params.get("updated_since"))
-        horizon = sync_horizon()
-        queryset = queryset.filter(updated_at__lte=horizon)
+        queryset = queryset.filter(updated_at__lte=SYNC_HORIZON)
         if since is not None:
             queryset = queryset.filter(updated_at__gte=since)
         if after is not None:
@@ -338,7 +335,15 @@ class KeysetPagination(BasePagination):
         rows = list(queryset.order_by("updated_at", "pk")[: self.limit + 1])
         self.has_next = len(rows) > self.limit
         rows = rows[: self.limit]
-        self.last = (rows[-1].updated_at, rows[-1].pk) if rows else after
+        if rows:
+            last = rows[-1]
+            self.last = (
+                (last["updated_at"], last["pk"])
+                if isinstance(last, dict)
+                else (last.updated_at, last.pk)
+            )
+        else:
+            self.last = after
         return rows
 
     def _limit(self, request: Request) -> int:
@@ -383,9 +388,11 @@ class KeysetPagination(BasePagination):
         params["cursor"] = self._encode(*self.last)
         return self.request.build_absolute_uri(self.request.path) + "?" + params.urlencode()
 
+    def cursor(self) -> str | None:
+        return self._encode(*self.last) if self.last is not None else None
+
     def get_paginated_response(self, data: Any) -> Response:
-        cursor = self._encode(*self.last) if self.last is not None else None
-        return Response({"next": self.next_link(), "cursor": cursor, "results": data})
+        return Response({"next": self.next_link(), "cursor": self.cursor(), "results": data})
 
     def get_paginated_response_schema(self, schema: dict) -> dict:
         return {
@@ -662,9 +669,29 @@ class SyncReadViewSet(viewsets.GenericViewSet):
         data = self.get_serializer(obj).data
         return Response(data, status=code, headers={"ETag": etag_of(obj)})
 
-    def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+    # A list built as JSON by PostgreSQL (output name -> SQL expression), spliced into the
+    # response without Python touching each value: several times faster for long pages. The
+    # expressions must give what the serializer gives; tests compare the two on the same rows.
+    list_json: ClassVar[dict[str, Any] | None] = None
+
+    def list(self, request: Request) -> HttpResponse | Response:
+        if self.list_json is None:
+            page = self.paginate_queryset(self.get_queryset())
+            return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        pairs: list[Any] = []
+        for name, column in self.list_json.items():
+            pairs += [models.Value(name), column]
+        document = Cast(Func(*pairs, function="json_build_object"), models.TextField())
+        paginator = self.paginator
+        assert isinstance(paginator, KeysetPagination)
+        rows = paginator.paginate_queryset(
+            self.base_queryset().values("pk", "updated_at").annotate(out_json=document),
+            request,
+            self,
+        )
+        head = json.dumps({"next": paginator.next_link(), "cursor": paginator.cursor()})
+        body = head[:-1] + ', "results": [' + ", ".join(r["out_json"] for r in rows) + "]}"
+        return HttpResponse(body.encode(), content_type="application/json")
 
     def retrieve(self, request: Request, uuid: str) -> Response:
         obj = self.get_object()
@@ -1001,6 +1028,31 @@ class SyncRouter(SimpleRouter):
     def get_urls(self) -> list[Any]:
         urls = super().get_urls()
         for pattern in urls:
+            pattern.callback = in_utc(pattern.callback)
             # The API authenticates in DRF (token or session), not with the login page.
             pattern.callback.login_required = False
         return urls
+
+
+def in_utc(view: Callable[..., Any]) -> Callable[..., Any]:
+    """The API speaks UTC (`…Z`), whatever the organisation's time zone: integrators compare
+    moments across systems, and the lists built by PostgreSQL format them the same way."""
+
+    @wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with timezone.override(dt.UTC):
+            return view(*args, **kwargs)
+
+    return wrapper
+
+
+def utc_text(column: str) -> Func:
+    """A timestamp as the API writes it (REST_FRAMEWORK DATETIME_FORMAT), in SQL."""
+    return Func(
+        models.F(column),
+        models.Value('YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+        function="to_char",
+        template="to_char(%(expressions)s)",
+        arg_joiner=" AT TIME ZONE 'UTC', ",
+        output_field=models.TextField(),
+    )

@@ -5,8 +5,12 @@ classes while it loads, before the views can be imported."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
 from typing import Any
 
+import redis
+from django.conf import settings
 from django.utils import timezone
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
@@ -53,16 +57,41 @@ class TokenAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
 
+@functools.cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
 class TokenRateThrottle(SimpleRateThrottle):
-    """Requests per token (or per signed-in person using the browsable docs)."""
+    """Requests per token (or per signed-in person using the browsable docs), counted in
+    fixed windows in Redis: one round trip per request, where DRF's default keeps a list of
+    timestamps and reads and writes it (two)."""
 
     scope = "api"
 
     def get_cache_key(self, request: Request, view: Any) -> str | None:
         if isinstance(request.auth, ApiToken):
-            ident = f"token-{request.auth.pk}"
+            ident = f"token-{request.auth.key_hash[:24]}"
         elif request.user and request.user.is_authenticated:
             ident = f"user-{request.user.pk}"
         else:
             ident = self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
+        return f"parity:throttle:{self.scope}:{ident}"
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        if self.rate is None or self.num_requests is None or self.duration is None:
+            return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        now = time.time()
+        window = int(now // self.duration)
+        self.retry_after = (window + 1) * self.duration - now
+        pipe = _redis().pipeline(transaction=False)
+        pipe.incr(f"{key}:{window}")
+        pipe.expire(f"{key}:{window}", self.duration + 1)
+        count, _ = pipe.execute()
+        return int(count) <= self.num_requests
+
+    def wait(self) -> float | None:
+        return max(self.retry_after, 1.0)

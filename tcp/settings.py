@@ -202,6 +202,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "tcp.api_schema.ParityAutoSchema",
     "EXCEPTION_HANDLER": "tcp.api.exception_handler",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Always UTC with microseconds (tcp.api.in_utc), so moments compare as text.
+    "DATETIME_FORMAT": "%Y-%m-%dT%H:%M:%S.%fZ",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Parity API",

@@ -340,3 +340,32 @@ def test_the_engagement_list_makes_the_same_queries_for_one_record_and_a_hundred
         assert len(response.json()["results"]) == 1 + extra
         counts.append(len(ctx.captured_queries))
     assert counts[0] == counts[1] <= 6
+
+
+@pytest.mark.django_db
+def test_the_engagement_list_built_by_the_database_matches_the_serializer(
+    leadership: User, owner: User
+) -> None:
+    """The list is formatted by PostgreSQL for speed; each record must read exactly as the
+    serializer writes it (GET of one record), nulls, decimals, dates and product lines too."""
+    from engagements.models import ProductLine
+
+    lines = [ProductLine.objects.create(name=n) for n in ("Imaging", "Archive")]
+    plain = EngagementFactory.create(commercial_lead=owner, description='Ünïcode "quoted"')
+    rich = EngagementFactory.create(
+        commercial_lead=owner,
+        delivery_manager=owner,
+        external_id="opp-rich",
+        contracted_effort_days="12.5",
+        value="0.10",
+        contracted_start="2024-03-01",
+        contracted_end="2024-09-30",
+    )
+    rich.product_lines.set(lines)
+    api = api_client_for(leadership)
+    listed = {row["id"]: row for row in api.get("/api/v1/engagements/").json()["results"]}
+    for engagement in (plain, rich):
+        single = api.get(f"/api/v1/engagements/{engagement.uuid}/").json()
+        assert listed[str(engagement.uuid)] == single
+    assert listed[str(rich.uuid)]["product_lines"] == ["Archive", "Imaging"]
+    assert listed[str(rich.uuid)]["updated_at"].endswith("Z")

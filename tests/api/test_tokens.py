@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -96,3 +97,19 @@ def test_nobody_revokes_someone_elses_token(owner: User, outsider: User) -> None
     assert client_for(outsider).post(f"/api-tokens/{token.pk}/revoke/").status_code == 404
     token.refresh_from_db()
     assert token.revoked_at is None
+
+
+def test_calls_beyond_the_rate_get_429_with_retry_after(
+    owner: User, settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tcp.api_auth import TokenRateThrottle
+
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"api": "3/minute"})
+    out = StringIO()
+    call_command("create_api_token", "owner", stdout=out)
+    client = APIClient(HTTP_AUTHORIZATION=f"Bearer {out.getvalue().strip()}")
+    codes = [client.get("/api/v1/accounts/").status_code for _ in range(4)]
+    assert codes == [200, 200, 200, 429]
+    refused = client.get("/api/v1/accounts/")
+    assert refused.json()["type"] == "throttled"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61
