@@ -335,6 +335,7 @@ class KeysetPagination(BasePagination):
         rows = list(queryset.order_by("updated_at", "pk")[: self.limit + 1])
         self.has_next = len(rows) > self.limit
         rows = rows[: self.limit]
+        self.last: tuple[dt.datetime, int] | None = after
         if rows:
             last = rows[-1]
             self.last = (
@@ -342,8 +343,6 @@ class KeysetPagination(BasePagination):
                 if isinstance(last, dict)
                 else (last.updated_at, last.pk)
             )
-        else:
-            self.last = after
         return rows
 
     def _limit(self, request: Request) -> int:
