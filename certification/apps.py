@@ -7,7 +7,7 @@ class CertificationConfig(AppConfig):
     name = "certification"
 
     def ready(self) -> None:
-        from certification import demo, services
+        from certification import demo, documents, services
         from engagements.demo import DEMO_STEPS
         from engagements.services import (
             ENGAGEMENT_NOTICES,
@@ -26,6 +26,7 @@ class CertificationConfig(AppConfig):
         ):
             if hook not in registry:
                 registry.append(hook)  # type: ignore[arg-type]
+        documents.register()
         ACTION_LABELS.update(ACTIONS)
 
 

@@ -5,7 +5,7 @@ class DiscoveryConfig(AppConfig):
     name = "discovery"
 
     def ready(self) -> None:
-        from discovery import api, demo, services  # noqa: F401 - api: deletion tombstones
+        from discovery import api, demo, documents, services  # noqa: F401 - api: tombstones
         from engagements.demo import DEMO_STEPS
         from engagements.services import STAGE_GUARDS
         from tcp.models import ACTION_LABELS
@@ -14,6 +14,7 @@ class DiscoveryConfig(AppConfig):
             STAGE_GUARDS.append(services.proposal_guard)
         if demo.build not in DEMO_STEPS:
             DEMO_STEPS.append(demo.build)
+        documents.register()
         ACTION_LABELS.update(ACTIONS)
 
 

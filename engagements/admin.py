@@ -17,6 +17,7 @@ from engagements.models import (
     AdoptionStep,
     ClientRating,
     Contact,
+    Document,
     Engagement,
     Milestone,
     MilestoneAttendance,
@@ -332,3 +333,12 @@ class OneOnOneAdmin(ReadOnly, VisibleToUserAdmin):
     readonly_fields = ["agenda"]
     date_hierarchy = "held_on"
     inlines = [OneOnOneOpportunityInline, AccountTemperatureInline, NextStepInline]
+
+
+@admin.register(Document)
+class DocumentAdmin(ReadOnly, VisibleToUserAdmin):
+    list_display = ["__str__", "kind", "status", "attempts", "requested_by", "requested_at"]
+    list_filter = ["kind", "status"]
+    search_fields = ["account__name", "engagement__name"]
+    list_select_related = ["account", "engagement", "requested_by"]
+    exclude = ["snapshot"]

@@ -6,6 +6,7 @@ from typing import Any, cast
 from django import forms
 from django.utils import timezone
 
+from engagements.documents import quarter_label, quarter_shift, quarter_start
 from engagements.models import (
     Account,
     AccountTeamMember,
@@ -471,3 +472,25 @@ class CareerNoteForm(OneOnOneRowMixin, StyledFormMixin, forms.ModelForm):
         fields = ["text"]
         widgets = {"text": forms.Textarea(attrs={"rows": 4})}
         labels = {"text": "Career notes"}
+
+
+def quarter_choices(today: dt.date, count: int = 12) -> list[tuple[str, str]]:
+    """The current quarter and the `count - 1` before it, newest first."""
+    current = quarter_start(today)
+    quarters = [quarter_shift(current, -i) for i in range(count)]
+    return [(q.isoformat(), quarter_label(q)) for q in quarters]
+
+
+class QbrRequestForm(StyledFormMixin, forms.Form):
+    quarter = forms.TypedChoiceField(
+        label="Quarter",
+        coerce=dt.date.fromisoformat,
+        help_text="The QBR covers this quarter and shows the three before it for comparison.",
+    )
+
+    def __init__(self, *args: Any, today: dt.date, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = cast(forms.TypedChoiceField, self.fields["quarter"])
+        field.choices = quarter_choices(today)
+        # By default the last complete quarter: the one a review looks back on.
+        field.initial = field.choices[1][0]

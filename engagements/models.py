@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import (
@@ -25,6 +26,7 @@ from django.db.models import (
 from django.db.models.functions import Abs, Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 
 from tcp.models import MaturityLevel, User, Versioned, VersionedModel
 
@@ -1179,3 +1181,132 @@ class ClientRating(TimestampedModel):
     @property
     def gap(self) -> int:
         return self.self_rating - self.client_rating
+
+
+# Documents: proposals and QBRs rendered to PDF by a worker -------------------------------
+
+
+class DocumentKind(models.TextChoices):
+    PROPOSAL = "proposal", "Proposal"
+    QBR = "qbr", "Quarterly business review"
+
+
+class DocumentStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RENDERING = "rendering", "Rendering"
+    READY = "ready", "Ready"
+    FAILED = "failed", "Failed"
+
+
+UNFINISHED_DOCUMENT = (DocumentStatus.QUEUED, DocumentStatus.RENDERING)
+
+
+class DocumentQuerySet(models.QuerySet["Document"]):
+    def visible_to(self, user: User) -> DocumentQuerySet:
+        """A proposal is seen by whoever sees its engagement; a QBR by whoever sees its
+        account."""
+        if not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.sees_everything:
+            return self
+        return self.filter(
+            Q(engagement__isnull=False, engagement__in=Engagement.objects.visible_to(user))
+            | Q(engagement__isnull=True, account__in=Account.objects.visible_to(user))
+        )
+
+    def unfinished(self) -> DocumentQuerySet:
+        return self.filter(status__in=UNFINISHED_DOCUMENT)
+
+
+class Document(models.Model):
+    """One version of a generated document: the request, its progress, and the PDF.
+
+    The values it shows are frozen in `snapshot` when it is first rendered, so a render run
+    again after a crash prints the same figures. `claim` is the token of the render that
+    holds it; only that render may store its result (engagements.services.document_render).
+    """
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    kind = models.CharField(max_length=16, choices=DocumentKind.choices)
+    account = models.ForeignKey(Account, on_delete=models.CASCADE, related_name="documents")
+    engagement = models.ForeignKey(
+        Engagement, null=True, blank=True, on_delete=models.CASCADE, related_name="documents"
+    )
+    period_start = models.DateField(
+        null=True, blank=True, help_text="The first day of the quarter a QBR covers."
+    )
+    version = models.PositiveIntegerField()
+    status = models.CharField(
+        max_length=16, choices=DocumentStatus.choices, default=DocumentStatus.QUEUED
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    # When a render was last put on the queue: the sweep queues it again if nothing took it.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claim = models.UUIDField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    snapshot = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    file = models.FileField(upload_to="documents/", max_length=300, blank=True)
+    pages = models.PositiveIntegerField(null=True, blank=True)
+    size = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = DocumentQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind", "account", "engagement", "period_start", "version"],
+                nulls_distinct=False,
+                name="document_version_once",
+            ),
+            # Two clicks on "Generate" make one request: one unfinished version per subject.
+            models.UniqueConstraint(
+                fields=["kind", "account", "engagement", "period_start"],
+                condition=Q(status__in=UNFINISHED_DOCUMENT),
+                nulls_distinct=False,
+                name="document_one_unfinished",
+            ),
+            models.CheckConstraint(
+                condition=(Q(kind="proposal") & Q(engagement__isnull=False, period_start=None))
+                | (Q(kind="qbr") & Q(engagement=None, period_start__isnull=False)),
+                name="document_subject_fits_kind",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "enqueued_at"], name="document_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.title} · version {self.version}"
+
+    @property
+    def title(self) -> str:
+        if self.kind == DocumentKind.PROPOSAL:
+            return f"Proposal · {self.engagement}"
+        return f"QBR {self.quarter_label} · {self.account}"
+
+    @property
+    def quarter_label(self) -> str:
+        if self.period_start is None:
+            return ""
+        return f"Q{(self.period_start.month - 1) // 3 + 1} {self.period_start.year}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status not in UNFINISHED_DOCUMENT
+
+    @property
+    def filename(self) -> str:
+        subject = self.engagement.name if self.engagement else self.account.name
+        stem = "proposal" if self.kind == DocumentKind.PROPOSAL else f"qbr-{self.quarter_label}"
+        return f"{slugify(subject)}-{slugify(stem)}-v{self.version}.pdf"
+
+    def storage_name(self) -> str:
+        """Where the PDF of this version is stored: one fixed name per version, so a render
+        that runs twice writes the same file instead of a second one."""
+        return f"documents/{self.account.uuid}/{self.uuid}.pdf"

@@ -4,14 +4,23 @@ so each rule lives here once."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
+import os
+import tempfile
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
+from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.core.files.storage import default_storage
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError, transaction
 from django.db.models import (
     BooleanField,
     Case,
@@ -34,6 +43,7 @@ from django.db.models.functions import Coalesce, ExtractDay
 from django.urls import reverse
 from django.utils import timezone
 
+from engagements.documents import document_html, quarter_start, snapshot_build
 from engagements.models import (
     CLOSED_STAGES,
     STAGE_DATE_FIELD,
@@ -46,6 +56,9 @@ from engagements.models import (
     CareerNote,
     ClientRating,
     Contact,
+    Document,
+    DocumentKind,
+    DocumentStatus,
     Engagement,
     MetricReading,
     Milestone,
@@ -78,6 +91,8 @@ from tcp.services import (
     record_save,
     record_update,
 )
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -1854,3 +1869,229 @@ ENGAGEMENT_NOTICES: list[EngagementNotice] = []
 def engagement_notices(engagement: Engagement) -> list[str]:
     """What the registered apps flag on this engagement's page."""
     return [text for notice in ENGAGEMENT_NOTICES for text in notice(engagement)]
+
+
+# Documents: proposals and QBRs ----------------------------------------------------------
+
+
+class DocumentRefused(ValidationError):
+    def __init__(self, blockers: list[Blocker]):
+        self.blockers = blockers
+        super().__init__([b.message for b in blockers])
+
+
+def _document_subject(kind: str, account: Account, engagement: Engagement | None, quarter: Any):
+    return Document.objects.filter(
+        kind=kind, account=account, engagement=engagement, period_start=quarter
+    )
+
+
+def document_blockers(
+    *, kind: str, engagement: Engagement | None, quarter: dt.date | None, today: dt.date
+) -> list[Blocker]:
+    """What stops this document being produced today (empty: it may be).
+
+    A proposal obeys the rule of the proposal stage, applied by the same registered guards:
+    discovery must be complete.
+    """
+    if kind == DocumentKind.PROPOSAL:
+        assert engagement is not None
+        organisation = OrganisationSettings.load()
+        return [
+            blocker
+            for guard in STAGE_GUARDS
+            for blocker in guard(engagement, Stage.PROPOSAL, today, organisation)
+        ]
+    assert quarter is not None
+    if quarter > today:
+        return [Blocker(f"The quarter starting {quarter:%-d %b %Y} has not begun yet.")]
+    return []
+
+
+@transaction.atomic
+def document_request(
+    *,
+    kind: str,
+    actor: User,
+    engagement: Engagement | None = None,
+    account: Account | None = None,
+    quarter: dt.date | None = None,
+) -> Document:
+    """Ask for the next version of an engagement's proposal, or of an account's QBR for the
+    quarter containing `quarter`; the render runs in a worker after commit.
+
+    A version already on its way is returned instead of a new one, so a second click renders
+    nothing twice. Raises PermissionDenied unless `actor` may change the engagement (or the
+    account), and DocumentRefused naming what is missing (a proposal before discovery is
+    complete, a quarter still to come).
+    """
+    from engagements.tasks import document_render_task
+
+    today = timezone.localdate()
+    if kind == DocumentKind.PROPOSAL:
+        if engagement is None:
+            raise ValidationError({"engagement": "A proposal is for an engagement."})
+        account, quarter = engagement.account, None
+        if not Engagement.objects.editable_by(actor).filter(pk=engagement.pk).exists():
+            raise PermissionDenied("Only the account team and leadership produce proposals.")
+    elif kind == DocumentKind.QBR:
+        if account is None or quarter is None:
+            raise ValidationError({"quarter": "A QBR is for an account and a quarter."})
+        engagement, quarter = None, quarter_start(quarter)
+        if not Account.objects.editable_by(actor).filter(pk=account.pk).exists():
+            raise PermissionDenied("Only the account team and leadership produce QBRs.")
+    else:
+        raise ValidationError({"kind": f"Unknown kind of document: {kind!r}."})
+    blockers = document_blockers(kind=kind, engagement=engagement, quarter=quarter, today=today)
+    if blockers:
+        raise DocumentRefused(blockers)
+    # One request at a time per account: the second click waits here, then finds the first.
+    Account.objects.select_for_update().filter(pk=account.pk).first()
+    subject = _document_subject(kind, account, engagement, quarter)
+    existing = subject.unfinished().first()
+    if existing is not None:
+        return existing
+    version = (subject.aggregate(v=Max("version"))["v"] or 0) + 1
+    now = timezone.now()
+    document = Document.objects.create(
+        kind=kind,
+        account=account,
+        engagement=engagement,
+        period_start=quarter,
+        version=version,
+        requested_by=actor,
+        requested_at=now,
+        enqueued_at=now,
+    )
+    audit_record(
+        actor=actor,
+        action="document.request",
+        obj=document,
+        changes={"kind": kind, "version": version},
+    )
+    transaction.on_commit(partial(document_render_task.delay, document.pk))
+    return document
+
+
+@transaction.atomic
+def document_retry(*, document: Document, actor: User) -> Document:
+    """Queue a failed render again (the same version). Anything else is returned as it is."""
+    from engagements.tasks import document_render_task
+
+    if not Account.objects.editable_by(actor).filter(pk=document.account_id).exists():
+        raise PermissionDenied("Only the account team and leadership produce documents.")
+    Account.objects.select_for_update().filter(pk=document.account_id).first()
+    subject = _document_subject(
+        document.kind, document.account, document.engagement, document.period_start
+    )
+    other = subject.unfinished().exclude(pk=document.pk).first()
+    if other is not None:
+        return other
+    now = timezone.now()
+    retried = Document.objects.filter(pk=document.pk, status=DocumentStatus.FAILED).update(
+        status=DocumentStatus.QUEUED, error="", enqueued_at=now, finished_at=None, claim=None
+    )
+    document.refresh_from_db()
+    if retried:
+        audit_record(
+            actor=actor, action="document.retry", obj=document, changes={"status": "queued"}
+        )
+        transaction.on_commit(partial(document_render_task.delay, document.pk))
+    return document
+
+
+def _store_file(name: str, content: bytes) -> None:
+    """Write the PDF under its fixed name, replacing any earlier attempt in one step, so
+    two renders of the same version leave one whole file, never two or a torn one."""
+    path = Path(default_storage.path(name))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:
+        part.write(content)
+        part.flush()
+        os.fsync(part.fileno())
+    os.replace(part.name, path)
+
+
+def document_render(*, document_id: int) -> bool:
+    """Render one requested document and store its PDF. True when this call stored it.
+
+    Safe to run any number of times, at once or after a crash: a render claims the row
+    with a conditional UPDATE (queued, or rendering with an expired lease), and only the
+    holder of the claim may mark it ready. The values are snapshotted once, by the first
+    render, so a later attempt prints the same figures.
+    """
+    from engagements.pdf import html_to_pdf
+
+    now = timezone.now()
+    claim = uuid.uuid4()
+    lease = dt.timedelta(seconds=settings.DOCUMENT_LEASE_SECONDS)
+    claimed = (
+        Document.objects.filter(pk=document_id)
+        .filter(
+            Q(status=DocumentStatus.QUEUED)
+            | Q(status=DocumentStatus.RENDERING, lease_until__lt=now)
+        )
+        .update(
+            status=DocumentStatus.RENDERING,
+            claim=claim,
+            started_at=now,
+            lease_until=now + lease,
+            attempts=F("attempts") + 1,
+        )
+    )
+    if not claimed:
+        return False
+    document = Document.objects.select_related("account", "engagement", "requested_by").get(
+        pk=document_id
+    )
+    mine = Document.objects.filter(pk=document_id, claim=claim, status=DocumentStatus.RENDERING)
+    try:
+        snapshot = document.snapshot
+        if snapshot is None:
+            # Through JSON once, so this render reads exactly what a later one would.
+            snapshot = json.loads(json.dumps(snapshot_build(document), cls=DjangoJSONEncoder))
+            mine.update(snapshot=snapshot)
+        pdf, pages = html_to_pdf(document_html(snapshot))
+    except DatabaseError:
+        raise  # transient: the lease runs out and the sweep queues it again
+    except Exception as error:
+        logger.exception("document %s could not be rendered", document_id)
+        mine.update(
+            status=DocumentStatus.FAILED,
+            error=f"The document could not be rendered ({type(error).__name__}: {error})."[:1000],
+            finished_at=timezone.now(),
+            lease_until=None,
+        )
+        return False
+    name = document.storage_name()
+    _store_file(name, pdf)
+    return bool(
+        mine.update(
+            status=DocumentStatus.READY,
+            file=name,
+            pages=pages,
+            size=len(pdf),
+            finished_at=timezone.now(),
+            lease_until=None,
+        )
+    )
+
+
+def documents_sweep(*, now: dt.datetime | None = None) -> list[int]:
+    """Queue again the renders the database says are unfinished but nobody is doing: queued
+    for a while with nothing taking them (the broker lost the message), or rendering past
+    their lease (the worker died). Returns their ids. Running it twice is harmless: the
+    render's claim lets one of the copies through."""
+    from engagements.tasks import document_render_task
+
+    now = now or timezone.now()
+    stale = now - dt.timedelta(seconds=settings.DOCUMENT_SWEEP_AFTER_SECONDS)
+    due = Document.objects.filter(
+        Q(status=DocumentStatus.QUEUED, enqueued_at__lt=stale)
+        | Q(status=DocumentStatus.RENDERING, lease_until__lt=now, enqueued_at__lt=stale)
+    )
+    ids = list(due.order_by("requested_at").values_list("pk", flat=True)[:500])
+    Document.objects.filter(pk__in=ids).update(enqueued_at=now)
+    for document_id in ids:
+        document_render_task.delay(document_id)
+    return ids

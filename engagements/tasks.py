@@ -3,6 +3,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from engagements.models import AccountTeamMember, StageChange
+from engagements.services import document_render, documents_sweep
 from tcp.services import notification_send
 
 
@@ -37,3 +38,15 @@ def engagement_stage_notify(stage_change_id: int) -> int:
         dedupe_key=f"stage-change:{change.pk}",
     )
     return len({u.pk for u in recipients})
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def document_render_task(document_id: int) -> bool:
+    """Render and store one requested document (safe to run twice: see document_render)."""
+    return document_render(document_id=document_id)
+
+
+@shared_task(acks_late=True, reject_on_worker_lost=True)
+def documents_sweep_task() -> int:
+    """Queue again the renders that were lost or left half done (a beat job)."""
+    return len(documents_sweep())

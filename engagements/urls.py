@@ -29,10 +29,19 @@ urlpatterns = [
     path(
         "accounts/<uuid:uuid>/engagements/new/", views.engagement_create, name="engagement_create"
     ),
+    path("accounts/<uuid:uuid>/documents/", views.account_documents, name="account_documents"),
     path("engagements/", views.engagement_list, name="engagement_list"),
     path("engagements/<uuid:uuid>/", views.engagement_detail, name="engagement_detail"),
     path("engagements/<uuid:uuid>/edit/", views.engagement_edit, name="engagement_edit"),
     path("engagements/<uuid:uuid>/stage/", views.engagement_advance, name="engagement_advance"),
+    path(
+        "engagements/<uuid:uuid>/documents/",
+        views.engagement_documents,
+        name="engagement_documents",
+    ),
+    path("documents/<uuid:uuid>/", views.document_status, name="document_status"),
+    path("documents/<uuid:uuid>/retry/", views.document_retry, name="document_retry"),
+    path("documents/<uuid:uuid>/download/", views.document_download, name="document_download"),
     # Delivery: scope, milestones and attendance
     path(DELIVERY, views.delivery, name="delivery"),
     path(DELIVERY + "scope/", views.scope_item, name="scope_items"),

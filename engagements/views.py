@@ -26,7 +26,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Abs, Coalesce, TruncQuarter
 from django.forms import BaseForm
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -55,6 +55,7 @@ from engagements.forms import (
     OneOnOneStartForm,
     ParticipationFilterForm,
     PostSaleActivityForm,
+    QbrRequestForm,
     ScopeChangeForm,
     ScopeItemForm,
     StageChangeForm,
@@ -73,6 +74,9 @@ from engagements.models import (
     AttendanceMode,
     CareerNote,
     Contact,
+    Document,
+    DocumentKind,
+    DocumentStatus,
     Engagement,
     Milestone,
     MilestoneAttendance,
@@ -1964,4 +1968,163 @@ def one_on_one_career_note(request: AuthedRequest, uuid: Any) -> HttpResponse:
         context=dict,
         page=lambda **extra: _one_on_one_page(request, meeting, **extra),
         back_url=one_on_one_url(meeting),
+    )
+
+
+# Documents: proposals and QBRs --------------------------------------------------------------
+
+DOCUMENTS_PER_PAGE = 20
+
+
+def _documents_page(
+    request: AuthedRequest,
+    *,
+    account: Account,
+    engagement: Engagement | None,
+    blockers: list[services.Blocker] | None = None,
+    qbr_form: QbrRequestForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    documents = (
+        Document.objects.visible_to(request.user)
+        .filter(account=account)
+        .select_related("account", "engagement", "requested_by")
+        .defer("snapshot")
+        .order_by("-requested_at", "-id")
+    )
+    if engagement is not None:
+        documents = documents.filter(engagement=engagement)
+    page = Paginator(documents, DOCUMENTS_PER_PAGE).get_page(request.GET.get("page"))
+    today = timezone.localdate()
+    can_request = (
+        engagement.is_editable_by(request.user)
+        if engagement is not None
+        else account.is_editable_by(request.user)
+    )
+    if engagement is not None and blockers is None and can_request:
+        # Shown before anyone clicks, so nobody is surprised by the refusal.
+        blockers = services.document_blockers(
+            kind=DocumentKind.PROPOSAL, engagement=engagement, quarter=None, today=today
+        )
+    context = {
+        "account": account,
+        "engagement": engagement,
+        "page": page,
+        "can_request": can_request,
+        "blockers": blockers or [],
+        "qbr_form": qbr_form or (QbrRequestForm(today=today) if engagement is None else None),
+    }
+    template = "engagements/documents.html"
+    if request.htmx:
+        template += "#documents"
+    return render(request, template, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def engagement_documents(request: AuthedRequest, uuid: Any) -> HttpResponse:
+    """The engagement's proposals, every version, and "Generate proposal"."""
+    engagement = _visible_engagement(request, uuid)
+    if request.method == "GET":
+        return _documents_page(request, account=engagement.account, engagement=engagement)
+    if not engagement.is_editable_by(request.user):
+        raise Http404
+    try:
+        document = services.document_request(
+            kind=DocumentKind.PROPOSAL, engagement=engagement, actor=request.user
+        )
+    except services.DocumentRefused as refusal:
+        return _documents_page(
+            request,
+            account=engagement.account,
+            engagement=engagement,
+            blockers=refusal.blockers,
+            status=422 if request.htmx else 200,
+        )
+    messages.success(request, f"Proposal version {document.version} is on its way.")
+    if request.htmx:
+        return _documents_page(request, account=engagement.account, engagement=engagement)
+    return redirect("engagements:engagement_documents", uuid=engagement.uuid)
+
+
+@require_http_methods(["GET", "POST"])
+def account_documents(request: AuthedRequest, uuid: Any) -> HttpResponse:
+    """The account's QBRs and its engagements' proposals, and "Generate QBR"."""
+    account = _visible_account(request, uuid)
+    if request.method == "GET":
+        return _documents_page(request, account=account, engagement=None)
+    if not account.is_editable_by(request.user):
+        raise Http404
+    form = QbrRequestForm(request.POST, today=timezone.localdate())
+    if not form.is_valid():
+        return _documents_page(request, account=account, engagement=None, qbr_form=form, status=422)
+    try:
+        document = services.document_request(
+            kind=DocumentKind.QBR,
+            account=account,
+            quarter=form.cleaned_data["quarter"],
+            actor=request.user,
+        )
+    except services.DocumentRefused as refusal:
+        return _documents_page(
+            request, account=account, engagement=None, blockers=refusal.blockers, qbr_form=form
+        )
+    messages.success(request, f"{document.title} (version {document.version}) is on its way.")
+    if request.htmx:
+        return _documents_page(request, account=account, engagement=None)
+    return redirect("engagements:account_documents", uuid=account.uuid)
+
+
+def _visible_document(request: AuthedRequest, uuid: Any) -> Document:
+    return get_object_or_404(
+        Document.objects.visible_to(request.user)
+        .select_related("account", "engagement", "requested_by")
+        .defer("snapshot"),
+        uuid=uuid,
+    )
+
+
+@require_GET
+def document_status(request: AuthedRequest, uuid: Any) -> HttpResponse:
+    """One document's row: what the page polls while it renders (polling stops once the
+    row comes back finished)."""
+    document = _visible_document(request, uuid)
+    if not request.htmx:
+        return redirect(_documents_url(document))
+    return render(
+        request,
+        "engagements/documents.html#row",
+        {"document": document, "can_request": document.account.is_editable_by(request.user)},
+    )
+
+
+def _documents_url(document: Document) -> str:
+    if document.engagement is not None:
+        return reverse("engagements:engagement_documents", args=[document.engagement.uuid])
+    return reverse("engagements:account_documents", args=[document.account.uuid])
+
+
+@require_POST
+def document_retry(request: AuthedRequest, uuid: Any) -> HttpResponse:
+    document = _visible_document(request, uuid)
+    if not document.account.is_editable_by(request.user):
+        raise Http404
+    document = services.document_retry(document=document, actor=request.user)
+    if request.htmx:
+        return render(
+            request, "engagements/documents.html#row", {"document": document, "can_request": True}
+        )
+    messages.success(request, f"{document.title}: trying again.")
+    return redirect(_documents_url(document))
+
+
+@require_GET
+def document_download(request: AuthedRequest, uuid: Any) -> FileResponse:
+    document = _visible_document(request, uuid)
+    if document.status != DocumentStatus.READY or not document.file:
+        raise Http404("This document is not ready.")
+    return FileResponse(
+        document.file.open("rb"),
+        as_attachment=True,
+        filename=document.filename,
+        content_type="application/pdf",
     )

@@ -174,17 +174,30 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
         "task": "scorecard.tasks.scorecard_nightly",
         "schedule": crontab(hour=2, minute=15),
     },
+    # Document renders the broker lost or a dead worker left half done.
+    "documents-sweep": {
+        "task": "engagements.tasks.documents_sweep_task",
+        "schedule": 60,
+    },
     "scorecard-refresh": {
         "task": "scorecard.tasks.scorecard_refresh",
         "schedule": 60,
     },
 }
 
+# A render holds its document this long; past it, the sweep hands the document to another
+# worker. Renders take seconds; the margin covers a busy machine.
+DOCUMENT_LEASE_SECONDS = env.int("DOCUMENT_LEASE_SECONDS", default=300)
+# A queued render nobody has taken for this long is queued again (the broker lost it).
+DOCUMENT_SWEEP_AFTER_SECONDS = env.int("DOCUMENT_SWEEP_AFTER_SECONDS", default=120)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # WeasyPrint reports every step of a render at INFO.
+    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
 }
 
 PARITY_PAGE_SIZE = 50
