@@ -11,9 +11,12 @@ from hiring.models import (
     DISC_QUADRANTS,
     INTERVIEW_MAX,
     JobProfile,
+    Measure,
     PlannedQuestion,
+    ProfileAttribute,
+    Question,
 )
-from tcp.forms import StyledFormMixin
+from tcp.forms import StyledFormMixin, VersionedFormMixin
 from tcp.models import Role, User
 
 
@@ -24,6 +27,100 @@ def _whole(low: int, high: int, **kw: Any) -> forms.IntegerField:
         max_value=high,
         error_messages={"min_value": message, "max_value": message, "invalid": message},
         **kw,
+    )
+
+
+def _sort_choices(sorts: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
+    choices = []
+    for key, (up, down) in sorts.items():
+        choices += [(key, up), (f"-{key}", down)]
+    return choices
+
+
+class ProfileFilterForm(StyledFormMixin, forms.Form):
+    SORTS = {
+        "title": ("Title (A–Z)", "Title (Z–A)"),
+        "openings": ("Fewest openings first", "Most openings first"),
+        "created": ("Oldest first", "Newest first"),
+    }
+    q = forms.CharField(label="Search", required=False, max_length=100)
+    sort = forms.ChoiceField(label="Sort by", choices=_sort_choices(SORTS), required=False)
+
+
+class OpeningFilterForm(StyledFormMixin, forms.Form):
+    SORTS = {
+        "status": ("Open first", "Closed first"),
+        "title": ("Title (A–Z)", "Title (Z–A)"),
+        "candidates": ("Fewest candidates first", "Most candidates first"),
+        "created": ("Oldest first", "Newest first"),
+    }
+    q = forms.CharField(label="Search", required=False, max_length=100)
+    sort = forms.ChoiceField(label="Sort by", choices=_sort_choices(SORTS), required=False)
+
+
+class JobProfileForm(VersionedFormMixin, StyledFormMixin, forms.ModelForm):
+    class Meta:
+        model = JobProfile
+        fields = ["title", "objectives", "interdependence_note"]
+        widgets = {
+            "objectives": forms.Textarea(attrs={"rows": 3}),
+            "interdependence_note": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class AttributeForm(VersionedFormMixin, StyledFormMixin, forms.ModelForm):
+    weight = _whole(1, 10, initial=1, help_text="1–10: how much it counts.")
+
+    class Meta:
+        model = ProfileAttribute
+        fields = ["category", "description", "weight"]
+        labels = {"description": "Attribute"}
+
+
+class QuestionForm(StyledFormMixin, forms.ModelForm):
+    measures = forms.MultipleChoiceField(
+        label="What it measures",
+        choices=Measure.choices,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Say what the question measures."},
+    )
+
+    class Meta:
+        model = Question
+        fields = ["text", "measures", "look_for", "follow_ups"]
+        labels = {"text": "Question", "look_for": "The answer to look for"}
+        widgets = {
+            "text": forms.Textarea(attrs={"rows": 2}),
+            "look_for": forms.Textarea(attrs={"rows": 2}),
+            "follow_ups": forms.Textarea(attrs={"rows": 2}),
+        }
+
+
+class BankFilterForm(StyledFormMixin, forms.Form):
+    q = forms.CharField(label="Search the bank", required=False, max_length=100)
+    measure = forms.ChoiceField(
+        label="Measures", choices=[("", "Anything"), *Measure.choices], required=False
+    )
+
+
+def _people(**filters: Any) -> Any:
+    return User.objects.filter(is_active=True, **filters).only(
+        "first_name", "last_name", "username"
+    )
+
+
+class PanelForm(StyledFormMixin, forms.Form):
+    hiring_manager = forms.ModelChoiceField(
+        _people(roles__overlap=[Role.HIRING_MANAGER, Role.ADMINISTRATOR]),
+        required=False,
+        help_text="Runs the opening and decides.",
+    )
+    panel = forms.ModelMultipleChoiceField(
+        _people(),
+        required=False,
+        label="Audition panel",
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The managers who watch the presentation and score it, each on their own.",
     )
 
 
@@ -177,6 +274,17 @@ class StageForm(StyledFormMixin, forms.Form):
 
 class HireForm(StyledFormMixin, forms.Form):
     username = forms.CharField(max_length=150, help_text="Their login to Parity.")
+    manager = forms.ModelChoiceField(
+        _people(),
+        label="Reports to",
+        help_text="Their manager: the person sees them in their team and 1:1s.",
+        error_messages={"required": "Choose who the new colleague reports to."},
+    )
     reason = forms.CharField(
         label="Why this candidate", max_length=2000, widget=forms.Textarea(attrs={"rows": 3})
     )
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        # Its own ids: the pipeline form on the same page has a reason too.
+        kw.setdefault("auto_id", "id_hire_%s")
+        super().__init__(*args, **kw)

@@ -13,7 +13,7 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from tcp.models import Role, User
+from tcp.models import Role, User, VersionedModel
 
 
 class Category(models.TextChoices):
@@ -77,9 +77,16 @@ def may_manage_hiring(user: User) -> bool:
     )
 
 
-class JobProfile(models.Model):
+class JobProfileQuerySet(models.QuerySet["JobProfile"]):
+    def visible_to(self, user: User) -> JobProfileQuerySet:
+        """Profiles are the hiring managers' working papers; nobody else opens them."""
+        return self if may_manage_hiring(user) else self.none()
+
+
+class JobProfile(VersionedModel):
     """The analysis of a role before anyone is recruited for it."""
 
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     title = models.CharField(max_length=120)
     objectives = models.TextField(
         help_text="What the person in this role is for: whom they influence, which "
@@ -92,16 +99,17 @@ class JobProfile(models.Model):
     questions: models.ManyToManyField[Question, PlannedQuestion] = models.ManyToManyField(
         "Question", through="PlannedQuestion", related_name="profiles", blank=True
     )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    objects = JobProfileQuerySet.as_manager()
 
     class Meta:
-        ordering = ["title"]
+        ordering = ["title", "pk"]
 
     def __str__(self) -> str:
         return self.title
 
 
-class ProfileAttribute(models.Model):
+class ProfileAttribute(VersionedModel):
     profile = models.ForeignKey(JobProfile, on_delete=models.CASCADE, related_name="attributes")
     category = models.CharField(max_length=16, choices=Category.choices)
     description = models.CharField(max_length=300)

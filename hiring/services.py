@@ -42,6 +42,7 @@ from hiring.models import (
     DiscProfile,
     InterviewRating,
     JobProfile,
+    Measure,
     Opening,
     PlannedQuestion,
     ProfileAttribute,
@@ -57,7 +58,15 @@ from hiring.starter import (
     STARTER_QUESTIONS,
 )
 from tcp.models import AuditLogEntry, Role, User
-from tcp.services import audit_record, notification_send, user_set_roles
+from tcp.services import (
+    audit_record,
+    notification_send,
+    record_create,
+    record_delete,
+    record_save,
+    record_update,
+    user_set_roles,
+)
 
 # Candidate documents: what a reviewer can open safely, nothing a browser would run.
 DOCUMENT_MAX_BYTES = 5 * 1024 * 1024
@@ -133,7 +142,7 @@ def profile_create_starter(*, actor: User | None = None) -> JobProfile:
         for i, k in enumerate(keys)
     )
     audit_record(
-        actor=actor, action="profile.create", obj=profile, changes={"title": profile.title}
+        actor=actor, action="job_profile.create", obj=profile, changes={"title": profile.title}
     )
     return profile
 
@@ -147,6 +156,134 @@ def category_weights(profile: JobProfile) -> dict[str, int]:
         .values_list("category", "total")
     )
     return {c: int(sums.get(c) or 0) for c in Category.values}
+
+
+# Job profiles and interview plans --------------------------------------------------------
+
+PROFILE_FIELDS = ("title", "objectives", "interdependence_note")
+ATTRIBUTE_FIELDS = ("category", "description", "weight")
+QUESTION_FIELDS = ("text", "measures", "look_for", "follow_ups")
+
+
+def _only(data: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
+    return {name: data[name] for name in names if name in data}
+
+
+def job_profile_create(*, actor: User, data: Mapping[str, Any]) -> JobProfile:
+    """A new job profile from its title, objectives and interdependence note; attributes
+    and the interview plan are added on its page."""
+    _require_manager(actor)
+    return record_create(
+        obj=JobProfile(), actor=actor, data=_only(data, PROFILE_FIELDS), action="job_profile.create"
+    )
+
+
+def job_profile_update(
+    *, profile: JobProfile, actor: User, data: Mapping[str, Any], version: int | None = None
+) -> JobProfile:
+    """Change the profile's text; a save that started from an older version is refused
+    (EditConflict), so two managers editing at once do not overwrite each other."""
+    _require_manager(actor)
+    return record_update(
+        obj=profile,
+        actor=actor,
+        data=_only(data, PROFILE_FIELDS),
+        action="job_profile.update",
+        expected_version=version,
+    )
+
+
+def profile_attribute_save(
+    *,
+    profile: JobProfile,
+    actor: User,
+    data: Mapping[str, Any],
+    attribute: ProfileAttribute | None = None,
+    version: int | None = None,
+) -> ProfileAttribute:
+    """Add an attribute (category, description, weight 1-10) or change one; recorded in
+    the profile's history."""
+    _require_manager(actor)
+    item = attribute or ProfileAttribute(profile=profile)
+    if item.profile_id != profile.pk:
+        raise ValidationError("This attribute belongs to another profile.")
+    return record_save(
+        item=item,
+        actor=actor,
+        data=_only(data, ATTRIBUTE_FIELDS),
+        noun="profile_attribute",
+        audit_on=profile,
+        version=version,
+    )
+
+
+def profile_attribute_delete(*, attribute: ProfileAttribute, actor: User) -> None:
+    _require_manager(actor)
+    record_delete(
+        obj=attribute, actor=actor, action="profile_attribute.delete", audit_on=attribute.profile
+    )
+
+
+@transaction.atomic
+def plan_question_add(*, profile: JobProfile, question: Question, actor: User) -> PlannedQuestion:
+    """Put a bank question at the end of the profile's interview plan."""
+    _require_manager(actor)
+    JobProfile.objects.select_for_update().filter(pk=profile.pk).get()
+    if PlannedQuestion.objects.filter(profile=profile, question=question).exists():
+        raise ValidationError({"question": "This question is in the plan already."})
+    last = PlannedQuestion.objects.filter(profile=profile).aggregate(top=Max("position"))["top"]
+    planned = PlannedQuestion.objects.create(
+        profile=profile, question=question, position=0 if last is None else last + 1
+    )
+    audit_record(
+        actor=actor, action="interview_plan.add", obj=profile, changes={"question": str(question)}
+    )
+    return planned
+
+
+@transaction.atomic
+def plan_question_remove(*, planned: PlannedQuestion, actor: User) -> None:
+    """Take a question out of the plan. Ratings candidates already got for it stay and
+    still count in their scores: the interview happened."""
+    _require_manager(actor)
+    audit_record(
+        actor=actor,
+        action="interview_plan.remove",
+        obj=planned.profile,
+        changes={"question": str(planned.question)},
+    )
+    planned.delete()
+
+
+@transaction.atomic
+def question_create(
+    *, actor: User, data: Mapping[str, Any], plan_on: JobProfile | None = None
+) -> Question:
+    """Add a question to the bank (what it measures, the answer to look for, follow-ups)
+    and, with `plan_on`, to that profile's interview plan."""
+    _require_manager(actor)
+    values = _only(data, QUESTION_FIELDS)
+    measures = list(dict.fromkeys(values.get("measures") or []))
+    if not measures or any(m not in Measure.values for m in measures):
+        raise ValidationError({"measures": "Say what the question measures."})
+    values["measures"] = measures
+    question = record_create(obj=Question(), actor=actor, data=values, action="question.create")
+    if plan_on is not None:
+        plan_question_add(profile=plan_on, question=question, actor=actor)
+    return question
+
+
+def bank_questions(*, profile: JobProfile, query: str = "", measure: str = "") -> QuerySet:
+    """The bank's questions not yet in the profile's plan, matching every word of `query`
+    (in the question or what to look for) and, when given, measuring `measure`."""
+    rows = Question.objects.exclude(
+        pk__in=PlannedQuestion.objects.filter(profile=profile).values("question_id")
+    )
+    for word in query.split():
+        rows = rows.filter(Q(text__icontains=word) | Q(look_for__icontains=word))
+    if measure:
+        rows = rows.filter(measures__contains=[measure])
+    return rows.order_by("pk")
 
 
 # Openings and candidates -----------------------------------------------------------------
@@ -188,6 +325,49 @@ def opening_create(
             dedupe_key=f"hiring-panel-{opening.pk}",
         )
     )
+    return opening
+
+
+@transaction.atomic
+def opening_panel_set(
+    *, opening: Opening, panel: Iterable[User], hiring_manager: User | None, actor: User
+) -> Opening:
+    """Name the opening's hiring manager and exactly these audition panel members. Scores
+    a removed member already gave stay with the candidates; newcomers are told after commit."""
+    _require_manager(actor)
+    locked = Opening.objects.select_for_update().get(pk=opening.pk)
+    members = {m.pk: m for m in panel}
+    inactive = [m for m in members.values() if not m.is_active]
+    if inactive:
+        raise ValidationError({"panel": f"{inactive[0]} no longer works here."})
+    if hiring_manager is not None and not may_manage_hiring(hiring_manager):
+        raise ValidationError({"hiring_manager": f"{hiring_manager} is not a hiring manager."})
+    before = set(locked.panel.values_list("pk", flat=True))
+    added = [m for pk, m in members.items() if pk not in before]
+    removed = list(User.objects.filter(pk__in=before - members.keys()))
+    changes: dict[str, Any] = {}
+    if added:
+        changes["added"] = sorted(str(m) for m in added)
+    if removed:
+        changes["removed"] = sorted(str(m) for m in removed)
+    if locked.hiring_manager_id != (hiring_manager.pk if hiring_manager else None):
+        changes["hiring_manager"] = [str(locked.hiring_manager or ""), str(hiring_manager or "")]
+        locked.hiring_manager = hiring_manager
+        locked.save(update_fields=["hiring_manager"])
+    locked.panel.set(members.values())
+    if changes:
+        audit_record(actor=actor, action="opening.panel", obj=locked, changes=changes)
+    if added:
+        transaction.on_commit(
+            partial(
+                notification_send,
+                recipients=added,
+                message=f"You are on the audition panel for {locked.title}.",
+                link=reverse("hiring:opening", args=[locked.uuid]),
+                dedupe_key=f"hiring-panel-{locked.pk}",
+            )
+        )
+    opening.hiring_manager = locked.hiring_manager
     return opening
 
 
@@ -558,9 +738,17 @@ def disc_record(*, candidate: Candidate, scores: Mapping[str, int], actor: User)
 
 
 @transaction.atomic
-def candidate_hire(*, candidate: Candidate, username: str, reason: str, actor: User) -> User:
+def candidate_hire(
+    *,
+    candidate: Candidate,
+    username: str,
+    reason: str,
+    actor: User,
+    manager: User | None = None,
+) -> User:
     """Hire a candidate at the decision stage: record who decided and why, and create the
-    person's user with the opening's role, which enrols them in certification (through
+    person's user with the opening's role, reporting to `manager` (by default the
+    opening's hiring manager), which enrols them in certification (through
     tcp.services.user_set_roles). All in one transaction: if any part fails, nothing of
     the hire remains."""
     _require_manager(actor)
@@ -576,6 +764,9 @@ def candidate_hire(*, candidate: Candidate, username: str, reason: str, actor: U
         errors["username"] = "Someone already has this username."
     if not reason.strip():
         errors["reason"] = "Say why this candidate is the one."
+    manager = manager or locked.opening.hiring_manager
+    if manager is not None and not manager.is_active:
+        errors["manager"] = f"{manager} no longer works here: choose who the person reports to."
     if errors:
         raise ValidationError(errors)
     user = User(
@@ -584,6 +775,7 @@ def candidate_hire(*, candidate: Candidate, username: str, reason: str, actor: U
         last_name=locked.last_name,
         email=locked.email,
         job_title=locked.opening.title,
+        manager=manager,
     )
     user.set_unusable_password()
     user.full_clean(exclude=["password"])
@@ -605,6 +797,7 @@ def candidate_hire(*, candidate: Candidate, username: str, reason: str, actor: U
             "stage": [Stage(old).label, Stage.HIRED.label],
             "reason": locked.decision_reason,
             "user": user.username,
+            "manager": str(manager or ""),
         },
     )
     for name in ("stage", "hired_user_id", "decided_by_id", "decided_at", "decision_reason"):
@@ -661,7 +854,9 @@ def comparison_queryset(opening: Opening) -> QuerySet[Candidate]:
 
 ACTIONS = {
     "question_bank.install": "installed the starter questions",
+    # Recorded under this name before the profile pages existed.
     "profile.create": "created the job profile",
+    "job_profile.create": "created the job profile",
     "opening.create": "opened the role",
     "candidate.create": "added the candidate",
     "candidate.document": "attached a document",
@@ -672,4 +867,12 @@ ACTIONS = {
     "audition.score": "submitted audition scores",
     "deliverable.review": "reviewed the writing sample",
     "disc.record": "recorded the DiSC profile",
+    "job_profile.update": "changed the job profile",
+    "profile_attribute.create": "added an attribute",
+    "profile_attribute.update": "changed an attribute",
+    "profile_attribute.delete": "removed an attribute",
+    "interview_plan.add": "added a question to the interview plan",
+    "interview_plan.remove": "took a question out of the interview plan",
+    "question.create": "added a question to the bank",
+    "opening.panel": "changed the hiring manager or the audition panel",
 }

@@ -8,6 +8,27 @@ urlpatterns = [
     path("hiring/", views.opening_list, name="openings"),
     path("hiring/openings/<uuid:uuid>/", views.opening_detail, name="opening"),
     path("hiring/openings/<uuid:uuid>/compare/", views.compare, name="compare"),
+    path("hiring/openings/<uuid:uuid>/panel/", views.opening_panel, name="panel"),
+    path("hiring/profiles/", views.profile_list, name="profiles"),
+    path("hiring/profiles/<uuid:uuid>/", views.profile_detail, name="profile"),
+    path("hiring/profiles/<uuid:uuid>/attributes/", views.attribute_save, name="attributes"),
+    path(
+        "hiring/profiles/<uuid:uuid>/attributes/<int:pk>/",
+        views.attribute_save,
+        name="attribute",
+    ),
+    path(
+        "hiring/profiles/<uuid:uuid>/attributes/<int:pk>/delete/",
+        views.attribute_delete,
+        name="attribute_delete",
+    ),
+    path("hiring/profiles/<uuid:uuid>/plan/", views.plan_add, name="plan_add"),
+    path(
+        "hiring/profiles/<uuid:uuid>/plan/<int:pk>/remove/",
+        views.plan_remove,
+        name="plan_remove",
+    ),
+    path("hiring/profiles/<uuid:uuid>/questions/", views.question_add, name="question_add"),
     path("hiring/candidates/<uuid:uuid>/", views.candidate_detail, name="candidate"),
     path("hiring/candidates/<uuid:uuid>/interview/", views.candidate_interview, name="interview"),
     path(

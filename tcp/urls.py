@@ -7,12 +7,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from certification import api as certification_api
 from discovery import api as discovery_api
 from engagements import api as engagements_api
+from hiring import api as hiring_api
 from scorecard import api as scorecard_api
 from tcp import views
 from tcp.api import SyncRouter
 
 api = SyncRouter()
-for module in (engagements_api, discovery_api, certification_api, scorecard_api):
+for module in (engagements_api, discovery_api, certification_api, scorecard_api, hiring_api):
     module.register(api)
 
 urlpatterns = [

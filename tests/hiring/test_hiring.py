@@ -25,52 +25,10 @@ from tcp import services as tcp_services
 from tcp.models import AuditLogEntry, Role, User
 from tests.conftest import client_for
 from tests.factories import UserFactory
+from tests.hiring.conftest import SCORES
+from tests.hiring.conftest import add_candidate as _candidate
 
 pytestmark = pytest.mark.django_db
-
-SCORES = {
-    "business_applicability": 3,
-    "technical_clarity": 2,
-    "audience_engagement": 3,
-    "presentation_style": 2,
-}
-
-
-@pytest.fixture
-def manager() -> User:
-    return UserFactory.create(username="hiring", roles=[Role.HIRING_MANAGER])
-
-
-@pytest.fixture
-def panelists() -> list[User]:
-    return [UserFactory.create(username=f"panel{n}", roles=[Role.DELIVERY_MANAGER]) for n in (1, 2)]
-
-
-@pytest.fixture
-def opening(manager: User, panelists: list[User]) -> Opening:
-    profile = services.profile_create_starter(actor=manager)
-    return services.opening_create(
-        title="Technical seller",
-        profile=profile,
-        role=Role.ACCOUNT_MANAGER,
-        hiring_manager=manager,
-        panel=panelists,
-        actor=manager,
-    )
-
-
-def _candidate(opening: Opening, manager: User, name: str = "Ada", stage: str = "") -> Candidate:
-    candidate = services.candidate_add(
-        opening=opening,
-        first_name=name,
-        last_name="Lovelace",
-        email=f"{name}@x.org",
-        actor=manager,
-    )
-    if stage:
-        Candidate.objects.filter(pk=candidate.pk).update(stage=stage)
-        candidate.refresh_from_db()
-    return candidate
 
 
 def test_the_starter_bank_installs_once_and_covers_every_measure(manager: User) -> None:
@@ -193,11 +151,12 @@ def test_hiring_creates_the_user_with_the_role_and_enrols_them(
     candidate = _candidate(opening, manager, stage=Stage.DECISION)
     response = client_for(manager).post(
         reverse("hiring:hire", args=[candidate.uuid]),
-        {"username": "ada.l", "reason": "Best audition and writing."},
+        {"username": "ada.l", "reason": "Best audition and writing.", "manager": manager.pk},
     )
     assert response.status_code == 302
     user = User.objects.get(username="ada.l")
     assert user.roles == [Role.ACCOUNT_MANAGER]
+    assert user.manager == manager
     assert Enrollment.objects.filter(person=user, closed_on__isnull=True).exists()
     candidate.refresh_from_db()
     assert (candidate.stage, candidate.hired_user, candidate.decided_by) == (
@@ -211,7 +170,8 @@ def test_a_username_clash_leaves_nothing_half_made(opening: Opening, manager: Us
     candidate = _candidate(opening, manager, stage=Stage.DECISION)
     UserFactory.create(username="ada.l")
     response = client_for(manager).post(
-        reverse("hiring:hire", args=[candidate.uuid]), {"username": "ADA.L", "reason": "x"}
+        reverse("hiring:hire", args=[candidate.uuid]),
+        {"username": "ADA.L", "reason": "x", "manager": manager.pk},
     )
     assert response.status_code == 400
     assert response.context["hire_form"].errors["username"]
