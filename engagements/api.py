@@ -6,14 +6,19 @@ the API keeps the same rules as the pages; a refused stage change is a 409 with 
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from django.contrib.postgres.expressions import ArraySubquery
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
 from django.db.models import F, Model, OuterRef, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models.functions import Cast, Coalesce, Greatest
+from django.http import FileResponse, Http404
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions
+from rest_framework import exceptions, status
 from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -24,6 +29,8 @@ from engagements.models import (
     AccountTeamMember,
     ClientRating,
     Contact,
+    Document,
+    DocumentStatus,
     Engagement,
     Milestone,
     Product,
@@ -37,6 +44,8 @@ from engagements.serializers import (
     AttendanceRecordSerializer,
     ClientRatingSerializer,
     ContactSerializer,
+    DocumentRequestSerializer,
+    DocumentSerializer,
     EngagementSerializer,
     MilestoneSerializer,
     ProductSerializer,
@@ -47,12 +56,17 @@ from engagements.serializers import (
     TeamMemberSerializer,
 )
 from tcp.api import (
+    ERRORS,
+    IDEMPOTENCY_HEADER,
     IF_MATCH_HEADER,
+    Conflict,
+    SyncReadViewSet,
     SyncRouter,
     SyncViewSet,
     SyncWriteViewSet,
     WithDeletions,
     expected_version,
+    idempotent,
     utc_text,
 )
 
@@ -403,6 +417,90 @@ class ClientRatingViewSet(EngagementPartViewSet):
         services.client_rating_delete(rating=obj, actor=self.request.user)
 
 
+# Documents: request a render, poll it, download the PDF ----------------------------------
+
+
+class DocumentViewSet(SyncReadViewSet):
+    """Proposals and QBRs. POST asks for a new version (202; the render runs in a worker,
+    and a version already on its way is returned instead of a second one); poll the
+    document until `status` is `ready` (or `failed`, with `error`), then GET its
+    `download_url`. A proposal is refused (409, with `reasons`) until discovery is complete.
+    """
+
+    model = Document
+    resource = "documents"
+    serializer_class = DocumentSerializer
+
+    def get_queryset(self) -> QuerySet:
+        requested = "requested_at"
+        return (
+            self.base_queryset()
+            .select_related("account", "engagement", "requested_by")
+            .defer("snapshot")
+            .annotate(
+                updated_at=Greatest(
+                    requested,
+                    Coalesce("started_at", requested),
+                    Coalesce("finished_at", requested),
+                    Coalesce("enqueued_at", requested),
+                )
+            )
+        )
+
+    def respond(self, obj: Model, code: int = 200) -> Response:
+        data = self.get_serializer(obj).data
+        # Documents are never written through the API, so their ETag only tells a poller
+        # whether anything moved.
+        tag = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+        return Response(data, status=code, headers={"ETag": f'W/"{tag[:16]}"'})
+
+    @extend_schema(
+        request=DocumentRequestSerializer,
+        responses={202: DocumentSerializer, **{c: ERRORS[c] for c in (400, 403, 409, 422)}},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @idempotent
+    def create(self, request: Request) -> Response:
+        payload = DocumentRequestSerializer(data=request.data, context={"request": request})
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        try:
+            document = services.document_request(
+                kind=data["kind"],
+                engagement=data.get("engagement"),
+                account=data.get("account"),
+                quarter=data.get("quarter"),
+                actor=request.user,
+            )
+        except services.DocumentRefused as refusal:
+            reasons = [b.message for b in refusal.blockers]
+            raise Conflict("The document is refused: " + " ".join(reasons), reasons) from None
+        except DjangoPermissionDenied:
+            raise exceptions.PermissionDenied(
+                "You can see this record but may not produce its documents."
+            ) from None
+        return self.respond(self.get_queryset().get(pk=document.pk), status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        responses={
+            (200, "application/pdf"): OpenApiTypes.BINARY,
+            404: ERRORS[404],
+        }
+    )
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def download(self, request: Request, uuid: str) -> FileResponse:
+        """The PDF of a ready document (404 until it is ready)."""
+        document = self.get_object()
+        if document.status != DocumentStatus.READY or not document.file:
+            raise Http404
+        return FileResponse(
+            document.file.open("rb"),
+            as_attachment=True,
+            filename=document.filename,
+            content_type="application/pdf",
+        )
+
+
 def register(router: SyncRouter) -> None:
     router.register("accounts", AccountViewSet, basename="account")
     router.register("contacts", ContactViewSet, basename="contact")
@@ -414,3 +512,4 @@ def register(router: SyncRouter) -> None:
     router.register("milestones", MilestoneViewSet, basename="milestone")
     router.register("revenue-entries", RevenueEntryViewSet, basename="revenue-entry")
     router.register("client-ratings", ClientRatingViewSet, basename="client-rating")
+    router.register("documents", DocumentViewSet, basename="document")

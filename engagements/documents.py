@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import hashlib
+import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -133,8 +136,17 @@ def quarter_end(start: dt.date) -> dt.date:
     return quarter_shift(start, 1) - dt.timedelta(days=1)
 
 
+UUID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def svg_data_uri(svg: str) -> str:
-    """An SVG as an image source the PDF renderer reads without fetching anything."""
+    """An SVG as an image source the PDF renderer reads without fetching anything.
+
+    pygal names each chart with a random id; it is replaced by one derived from the chart
+    itself, so the same figures always give the same document.
+    """
+    stable = hashlib.sha256(UUID_PATTERN.sub("", svg).encode()).hexdigest()[:32]
+    svg = UUID_PATTERN.sub(str(uuid.UUID(stable)), svg)
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -14,6 +15,9 @@ from engagements.models import (
     AttendanceMode,
     ClientRating,
     Contact,
+    Document,
+    DocumentKind,
+    DocumentStatus,
     Engagement,
     Milestone,
     Product,
@@ -23,7 +27,7 @@ from engagements.models import (
     ScopeItem,
     Stage,
 )
-from tcp.api import RefField, StrictModelSerializer, StrictSerializer, UsernameField
+from tcp.api import RULE, RefField, StrictModelSerializer, StrictSerializer, UsernameField
 from tcp.models import User
 
 SYNC_FIELDS = ["id", "external_id", "version", "created_at", "updated_at"]
@@ -139,12 +143,12 @@ class EngagementSerializer(SyncModelSerializer):
         if self.instance is not None:
             if "stage" in attrs and attrs["stage"] != self.instance.stage:
                 raise serializers.ValidationError(
-                    {"stage": ["Change the stage with POST …/engagements/{id}/stage/."]}
+                    {"stage": ["Change the stage with POST …/engagements/{id}/stage/."]}, code=RULE
                 )
             attrs.pop("stage", None)
             if "account" in attrs and attrs["account"].pk != self.instance.account_id:
                 raise serializers.ValidationError(
-                    {"account": ["An engagement cannot move to another account."]}
+                    {"account": ["An engagement cannot move to another account."]}, code=RULE
                 )
             attrs.pop("account", None)
         return attrs
@@ -180,7 +184,7 @@ class EngagementPartSerializer(SyncModelSerializer):
             and attrs["engagement"].pk != self.instance.engagement_id
         ):
             raise serializers.ValidationError(
-                {"engagement": ["A record cannot move to another engagement."]}
+                {"engagement": ["A record cannot move to another engagement."]}, code=RULE
             )
         return attrs
 
@@ -267,3 +271,85 @@ class ClientRatingSerializer(EngagementPartSerializer):
             "recommend_score",
             "note",
         ]
+
+
+# Documents ---------------------------------------------------------------------------------
+
+
+class DocumentSerializer(serializers.ModelSerializer):
+    """A requested proposal or QBR and where its render stands."""
+
+    id = serializers.UUIDField(source="uuid", read_only=True)
+    account = serializers.UUIDField(source="account.uuid", read_only=True)
+    engagement = serializers.UUIDField(
+        source="engagement.uuid", read_only=True, allow_null=True, default=None
+    )
+    quarter = serializers.DateField(source="period_start", read_only=True, allow_null=True)
+    requested_by = serializers.CharField(
+        source="requested_by.username", read_only=True, allow_null=True, default=None
+    )
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Document
+        fields = [
+            "id",
+            "kind",
+            "account",
+            "engagement",
+            "quarter",
+            "version",
+            "status",
+            "requested_by",
+            "requested_at",
+            "started_at",
+            "finished_at",
+            "attempts",
+            "error",
+            "pages",
+            "size",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_download_url(self, document: Document) -> str | None:
+        if document.status != DocumentStatus.READY:
+            return None
+        return reverse("document-download", args=[document.uuid])
+
+
+class DocumentRequestSerializer(StrictSerializer):
+    """Ask for a proposal (name the engagement) or a QBR (name the account and a day in the
+    quarter)."""
+
+    kind = serializers.ChoiceField(choices=DocumentKind.choices)
+    engagement = RefField(
+        queryset=visible_engagements, what="engagement", required=False, allow_null=True
+    )
+    account = RefField(queryset=visible_accounts, what="account", required=False, allow_null=True)
+    quarter = serializers.DateField(required=False, allow_null=True)
+
+    def validate(self, data: dict[str, Any]) -> dict[str, Any]:
+        if data["kind"] == DocumentKind.PROPOSAL:
+            if not data.get("engagement"):
+                raise serializers.ValidationError(
+                    {"engagement": ["A proposal is for an engagement: name it."]}
+                )
+            if data.get("account") or data.get("quarter"):
+                raise serializers.ValidationError(
+                    {"quarter": ["A proposal takes an engagement only."]}
+                )
+        else:
+            missing = {
+                name: [f"A QBR needs its {name}."]
+                for name in ("account", "quarter")
+                if not data.get(name)
+            }
+            if missing:
+                raise serializers.ValidationError(missing)
+            if data.get("engagement"):
+                raise serializers.ValidationError(
+                    {"engagement": ["A QBR is for an account, not an engagement."]}
+                )
+        return data

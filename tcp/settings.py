@@ -234,5 +234,5 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tcp.api_schema.strict_request_bodies",
     ],
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {"DocumentKindEnum": "engagements.models.DocumentKind"},
 }
