@@ -147,9 +147,7 @@ def audition_scores_body(candidate: Candidate) -> dict[str, Any]:
                 AUDITION_CRITERIA, summary["criteria"], strict=True
             )
         ],
-        "scores": AuditionScoreSerializer(
-            candidate.audition_scores.select_related("panelist"), many=True
-        ).data,
+        "scores": list(candidate.audition_scores.select_related("panelist")),
     }
 
 

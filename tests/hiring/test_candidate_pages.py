@@ -1,0 +1,214 @@
+"""The candidate's forms with and without htmx, the hire's manager, and erasure asked
+for before it is done."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.urls import reverse
+
+from certification.models import Enrollment
+from engagements.forms import OneOnOneStartForm
+from hiring import services
+from hiring.models import AuditionScore, Candidate, InterviewRating, Opening, Stage
+from tcp.models import Role, User
+from tests.conftest import client_for
+from tests.factories import UserFactory
+from tests.hiring.conftest import SCORES, add_candidate
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HX-Request": "true"}
+
+
+def test_interview_ratings_save_in_place_with_the_new_roll_up(
+    opening: Opening, manager: User
+) -> None:
+    candidate = add_candidate(opening, manager, stage=Stage.INTERVIEW)
+    questions = list(opening.profile.plan.values_list("question_id", flat=True))
+    response = client_for(manager).post(
+        reverse("hiring:interview", args=[candidate.uuid]),
+        {f"q{pk}": "4" for pk in questions},
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    fragment = response.content.decode()
+    assert fragment.lstrip().startswith('<section class="card mb-3" id="interview"')
+    assert "Interview ratings saved." in fragment
+    assert '<strong id="interview-overall">4.00</strong>' in fragment
+    assert InterviewRating.objects.filter(candidate=candidate).count() == len(questions)
+
+
+def test_a_bad_rating_through_htmx_comes_back_beside_its_field_and_saves_nothing(
+    opening: Opening, manager: User
+) -> None:
+    candidate = add_candidate(opening, manager, stage=Stage.INTERVIEW)
+    first, second = opening.profile.plan.values_list("question_id", flat=True)[:2]
+    response = client_for(manager).post(
+        reverse("hiring:interview", args=[candidate.uuid]),
+        {f"q{first}": "3", f"q{second}": "9"},
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    fragment = response.content.decode()
+    assert f'id="id_q{second}_error">Give a whole number from 1 to 5.' in fragment
+    assert "Interview ratings saved." not in fragment
+    assert not InterviewRating.objects.exists()
+
+
+def test_the_writing_review_and_disc_save_in_place(opening: Opening, manager: User) -> None:
+    candidate = add_candidate(opening, manager, stage=Stage.AUDITION)
+    client = client_for(manager)
+    review = client.post(
+        reverse("hiring:deliverable", args=[candidate.uuid]),
+        {"rating": "2", "notes": "Sound"},
+        headers=HTMX,
+    ).content.decode()
+    assert 'id="deliverable"' in review
+    assert "Rated 2 of 3" in review
+    disc = client.post(
+        reverse("hiring:disc", args=[candidate.uuid]),
+        {"dominance": "80", "influence": "40", "steadiness": "30", "conscientiousness": "77"},
+        headers=HTMX,
+    ).content.decode()
+    assert "Dominant: Dominance, Conscientiousness" in disc
+    refused = client.post(
+        reverse("hiring:disc", args=[candidate.uuid]),
+        {"dominance": "-1", "influence": "40", "steadiness": "30", "conscientiousness": "77"},
+        headers=HTMX,
+    )
+    assert refused.status_code == 200
+    assert 'id="id_dominance_error"' in refused.content.decode()
+    candidate.disc.refresh_from_db()
+    assert candidate.disc.dominance == 80
+
+
+def test_a_stage_change_reloads_the_page_and_a_refusal_stays_in_place(
+    opening: Opening, manager: User
+) -> None:
+    candidate = add_candidate(opening, manager)
+    client = client_for(manager)
+    url = reverse("hiring:stage", args=[candidate.uuid])
+    refused = client.post(url, {"stage": "rejected"}, headers=HTMX)
+    assert refused.status_code == 200
+    assert 'id="id_stage_reason_error">Say why the candidate' in refused.content.decode()
+    moved = client.post(url, {"stage": "interview"}, headers=HTMX)
+    assert moved["HX-Redirect"] == reverse("hiring:candidate", args=[candidate.uuid])
+    assert Candidate.objects.get().stage == Stage.INTERVIEW
+
+
+def test_a_panel_member_submits_the_audition_in_place_and_then_sees_the_panel(
+    opening: Opening, manager: User, panelists: list[User]
+) -> None:
+    first, second = panelists
+    candidate = add_candidate(opening, manager, stage=Stage.AUDITION)
+    services.audition_score_submit(
+        candidate=candidate, panelist=first, scores=SCORES, would_buy=True, notes="Strong close"
+    )
+    client = client_for(second)
+    url = reverse("hiring:audition", args=[candidate.uuid])
+    refused = client.post(url, {**SCORES, "would_buy": "maybe"}, headers=HTMX)
+    assert refused.status_code == 200
+    assert "Strong close" not in refused.content.decode()
+    assert 'id="id_would_buy_error"' in refused.content.decode()
+    response = client.post(url, {**SCORES, "would_buy": "no"}, headers=HTMX)
+    fragment = response.content.decode()
+    assert "Your scores are in." in fragment
+    assert "You gave 10 of 12 and would not buy" in fragment
+    assert "Strong close" in fragment
+    assert AuditionScore.objects.filter(candidate=candidate).count() == 2
+
+
+def test_the_hire_reports_to_the_chosen_manager_and_shows_in_their_team_and_one_on_ones(
+    opening: Opening, manager: User
+) -> None:
+    lead = UserFactory.create(username="lead", roles=[Role.ACCOUNT_MANAGER])
+    candidate = add_candidate(opening, manager, stage=Stage.DECISION)
+    client = client_for(manager)
+    page = client.get(reverse("hiring:candidate", args=[candidate.uuid]))
+    # The opening's hiring manager is offered first.
+    assert page.context["hire_form"]["manager"].value() == manager.pk
+    response = client.post(
+        reverse("hiring:hire", args=[candidate.uuid]),
+        {"username": "ada.l", "reason": "Strongest audition", "manager": lead.pk},
+        headers=HTMX,
+    )
+    assert response["HX-Redirect"] == reverse("hiring:candidate", args=[candidate.uuid])
+    hired = User.objects.get(username="ada.l")
+    assert hired.manager == lead
+    team = client_for(lead).get(reverse("certification:team"))
+    assert [e.person for e in team.context["page"].object_list] == [hired]
+    assert list(OneOnOneStartForm(manager=lead).fields["seller"].queryset) == [hired]  # type: ignore[attr-defined]
+
+
+def test_the_hire_without_a_choice_reports_to_the_openings_hiring_manager(
+    opening: Opening, manager: User
+) -> None:
+    candidate = add_candidate(opening, manager, stage=Stage.DECISION)
+    user = services.candidate_hire(candidate=candidate, username="ada", reason="x", actor=manager)
+    assert user.manager == manager
+    assert Enrollment.objects.filter(person=user).count() == 1
+
+
+def test_a_hire_under_someone_who_has_left_is_refused_and_nothing_is_made(
+    opening: Opening, manager: User
+) -> None:
+    gone = UserFactory.create(username="gone", is_active=False)
+    candidate = add_candidate(opening, manager, stage=Stage.DECISION)
+    with pytest.raises(services.ValidationError) as refusal:
+        services.candidate_hire(
+            candidate=candidate, username="ada", reason="x", actor=manager, manager=gone
+        )
+    assert "manager" in refusal.value.message_dict
+    assert not User.objects.filter(username="ada").exists()
+    assert not Enrollment.objects.exists()
+    assert Candidate.objects.get().stage == Stage.DECISION
+
+
+def test_erasure_asks_first_and_only_a_post_erases(
+    opening: Opening, manager: User, settings: Any, tmp_path: Any
+) -> None:
+    candidate = add_candidate(opening, manager)
+    services.candidate_advance(
+        candidate=candidate, stage=Stage.REJECTED, reason="Not now", actor=manager
+    )
+    client = client_for(manager)
+    url = reverse("hiring:erase", args=[candidate.uuid])
+    page = client.get(reverse("hiring:candidate", args=[candidate.uuid])).content.decode()
+    assert f'href="{url}"' in page
+    assert 'hx-confirm="Erase Ada Lovelace' in page
+    confirm = client.get(url)
+    assert "This cannot be undone." in confirm.content.decode()
+    assert Candidate.objects.get().first_name == "Ada"
+    assert client.post(url, headers=HTMX)["HX-Redirect"] == reverse(
+        "hiring:candidate", args=[candidate.uuid]
+    )
+    assert Candidate.objects.get().first_name == ""
+
+
+def test_openings_are_searched_sorted_and_listed_in_a_fixed_number_of_queries(
+    opening: Opening, manager: User, django_assert_max_num_queries: Any
+) -> None:
+    add_candidate(opening, manager)
+    for n in range(8):
+        services.opening_create(
+            title=f"Partner seller {n}",
+            profile=opening.profile,
+            role=Role.PARTNER_MANAGER,
+            hiring_manager=manager,
+            panel=[],
+            actor=manager,
+        )
+    client = client_for(manager)
+    url = reverse("hiring:openings")
+    with django_assert_max_num_queries(9):
+        page = client.get(url).context["page"]
+    assert page.paginator.count == 9
+    found = client.get(url + "?q=partner+7").context["page"].object_list
+    assert [o.title for o in found] == ["Partner seller 7"]
+    by_candidates = client.get(url + "?sort=-candidates").context["page"].object_list
+    assert (by_candidates[0].title, by_candidates[0].candidate_count) == ("Technical seller", 1)
+    fragment = client.get(url + "?q=partner", headers=HTMX).content.decode()
+    assert "Partner seller 7" in fragment
+    assert "Open a role" not in fragment
