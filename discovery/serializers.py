@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from discovery.models import ClientIntelligenceProfile, FailureCostAnalysis, FailureScenario
 from engagements.serializers import visible_engagements
-from tcp.api import RefField, StrictModelSerializer, UsernameField
+from tcp.api import RULE, RefField, StrictModelSerializer, UsernameField
 
 
 class ProfileSerializer(StrictModelSerializer):
@@ -60,8 +60,8 @@ class AnalysisSerializer(StrictModelSerializer):
     updated_at = serializers.DateTimeField(read_only=True)
     engagement = RefField(queryset=visible_engagements, what="engagement")
     interviewer = UsernameField()
-    completed_at = serializers.DateTimeField(read_only=True)
-    signed_off_on = serializers.DateField(read_only=True)
+    completed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    signed_off_on = serializers.DateField(read_only=True, allow_null=True)
     scenarios = ScenarioSerializer(many=True, read_only=True)
 
     class Meta:
@@ -85,7 +85,7 @@ class AnalysisSerializer(StrictModelSerializer):
             engagement = attrs.pop("engagement", None)
             if engagement is not None and engagement.pk != self.instance.engagement_id:
                 raise serializers.ValidationError(
-                    {"engagement": ["An analysis cannot move to another engagement."]}
+                    {"engagement": ["An analysis cannot move to another engagement."]}, code=RULE
                 )
         return attrs
 

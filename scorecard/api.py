@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Any
 
 from django.db.models import F, QuerySet
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -17,7 +17,7 @@ from scorecard import services
 from scorecard.kpis import REGISTRY
 from scorecard.models import KpiSnapshot
 from scorecard.periods import Period, PeriodType
-from tcp.api import KeysetPagination, SyncRouter
+from tcp.api import RULE, KeysetPagination, SyncRouter
 
 
 class SnapshotSerializer(serializers.ModelSerializer):
@@ -49,9 +49,13 @@ class SnapshotPagination(KeysetPagination):
 
 
 FILTERS = [
-    OpenApiParameter("kpi", str, description="A KPI key, e.g. deal_scope_accuracy."),
+    OpenApiParameter("kpi", str, enum=sorted(REGISTRY), description="A KPI key."),
     OpenApiParameter("period_type", str, enum=PeriodType.values),
-    OpenApiParameter("dimension", str, description="Empty for the organisation's total."),
+    OpenApiParameter(
+        "dimension",
+        {"type": "string", "maxLength": 20},
+        description="Empty for the organisation's total.",
+    ),
 ]
 
 
@@ -94,6 +98,7 @@ class ImpactLineSerializer(serializers.Serializer):
     change = serializers.DecimalField(max_digits=20, decimal_places=4, allow_null=True)
 
 
+@extend_schema_serializer(many=False)  # one answer, though it is the viewset's `list`
 class ImpactSerializer(serializers.Serializer):
     before_start = serializers.DateField()
     before_end = serializers.DateField()
@@ -112,7 +117,9 @@ class WindowSerializer(serializers.Serializer):
         for side in ("before", "after"):
             start, end = attrs.get(f"{side}_start"), attrs.get(f"{side}_end")
             if start and end and start > end:
-                raise serializers.ValidationError({f"{side}_end": ["Ends before it starts."]})
+                raise serializers.ValidationError(
+                    {f"{side}_end": ["Ends before it starts."]}, code=RULE
+                )
         return attrs
 
 
@@ -122,12 +129,18 @@ class ImpactViewSet(viewsets.GenericViewSet):
 
     serializer_class = ImpactSerializer
     pagination_class = None
+    refuses_by_rule = True  # a window that ends before it starts is a 422
     queryset = KpiSnapshot.objects.none()
 
     @extend_schema(parameters=[WindowSerializer])
     def list(self, request: Request) -> Response:
         if not request.user.sees_everything:
             raise exceptions.NotFound("Not found, or not yours to see.")
+        blank = [name for name in WindowSerializer().fields if request.query_params.get(name) == ""]
+        if blank:
+            raise exceptions.ValidationError(
+                {name: ["Give a date, e.g. 2025-01-01."] for name in blank}
+            )
         query = WindowSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         pre, post = services.default_windows()
@@ -137,7 +150,9 @@ class ImpactViewSet(viewsets.GenericViewSet):
             start: dt.date = given.get(f"{side}_start", default.start)
             end: dt.date = given.get(f"{side}_end", default.end)
             if start > end:
-                raise exceptions.ValidationError({f"{side}_end": ["Ends before it starts."]})
+                raise exceptions.ValidationError(
+                    {f"{side}_end": ["Ends before it starts."]}, code=RULE
+                )
             return Period.window(start, end)
 
         pre, post = window("before", pre), window("after", post)

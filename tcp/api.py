@@ -8,11 +8,10 @@ serializer and the services that write; the rules stay in the services.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial, wraps
@@ -25,9 +24,9 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models.expressions import Func, RawSQL
 from django.db.models.functions import Cast
 from django.db.models.signals import post_delete
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.urls import re_path
 from django.utils import timezone
-from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -74,6 +73,9 @@ class Unprocessable(exceptions.APIException):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
     default_code = "unprocessable"
 
+
+# The code of a serializer's ValidationError for a rule across fields (see RULE_CODES).
+RULE = "rule"
 
 ERROR_TYPES = {
     400: "invalid",
@@ -130,9 +132,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         reasons = [b.message for b in exc.blockers]
         exc = Conflict("The change is refused: " + " ".join(reasons), reasons)
     elif isinstance(exc, DjangoValidationError):
+        # The services' rules: the request was well formed, the data breaks a rule.
         message, fields = _django_validation_fields(exc)
-        response = Response(error_body(400, message, fields), status=400)
-        return response
+        return Response(error_body(422, message, fields), status=422)
     elif isinstance(exc, RequestDataTooBig):
         return Response(
             error_body(
@@ -151,6 +153,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     code = response.status_code
     detail = getattr(exc, "detail", None)
     if isinstance(exc, exceptions.ValidationError):
+        if (codes := _codes(detail)) and codes <= RULE_CODES:
+            code = response.status_code = 422
         fields = _flatten(detail)
         if isinstance(fields, list):
             fields = {"non_field_errors": fields}
@@ -161,6 +165,20 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, Conflict) and exc.reasons:
         response.data["reasons"] = exc.reasons
     return response
+
+
+# Field errors that a well-formed request can still meet: a named record that does not exist
+# (or is not the caller's to see), or a rule across fields. They answer 422, so that 400 always
+# means the request does not match the schema.
+RULE_CODES = {"missing", "does_not_exist", RULE}
+
+
+def _codes(detail: Any) -> set[str]:
+    if isinstance(detail, dict):
+        return set().union(*(_codes(v) for v in detail.values()))
+    if isinstance(detail, list):
+        return set().union(*(_codes(v) for v in detail))
+    return {getattr(detail, "code", None) or "invalid"}
 
 
 def _first_message(fields: Any, path: str = "") -> str:
@@ -186,8 +204,9 @@ class ErrorSerializer(serializers.Serializer):
     message = serializers.CharField(help_text="What is wrong, for a person.")
     fields = serializers.DictField(
         required=False,
-        child=serializers.ListField(child=serializers.JSONField()),
-        help_text="Messages per field of the request.",
+        child=serializers.JSONField(),
+        help_text="Messages per field of the request: a list of messages, or for a list or "
+        "a nested record, the messages of each item by its position or field.",
     )
     reasons = serializers.ListField(
         child=serializers.CharField(),
@@ -218,7 +237,12 @@ class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
 
 
 @extend_schema_field(
-    {"type": "string", "description": "The record's id (UUID) or its external id."}
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 100,
+        "description": "The record's id (UUID) or its external id.",
+    }
 )
 class RefField(serializers.Field):
     """A related record named by its uuid or by its external id, read back as its uuid."""
@@ -254,6 +278,7 @@ class RefField(serializers.Field):
         return str(value.uuid)
 
 
+@extend_schema_field({"type": "string", "maxLength": 150, "description": "A username."})
 class UsernameField(serializers.SlugRelatedField):
     """A person named by their username."""
 
@@ -271,24 +296,55 @@ class UsernameField(serializers.SlugRelatedField):
         return cache[key]
 
 
+# RFC 3339 (the OpenAPI `date-time` format), exactly: a date, "T", a time with seconds and an
+# offset. Looser forms (no seconds, no offset, a bare date) would each be read some way, but
+# then the schema would not say what the API accepts.
+RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):(\d{2}))"
+)
+
+
 def parse_updated_since(raw: str | None) -> dt.datetime | None:
-    if raw in (None, ""):
+    """The moment named by `updated_since`, in UTC; None when it is not given."""
+    if raw is None:
         return None
-    assert raw is not None
+    match = RFC3339.fullmatch(raw)
     try:
-        moment = parse_datetime(raw)
-        if moment is None:
-            day = parse_date(raw)
-            moment = dt.datetime.combine(day, dt.time()) if day else None
-    except ValueError:
-        moment = None
-    if moment is None:
-        raise exceptions.ValidationError(
-            {"updated_since": ["Give an ISO 8601 date or date and time, e.g. 2026-01-31T12:00Z."]}
+        if match is None:
+            raise ValueError
+        year, month, day, hour, minute, second = (int(g) for g in match.groups()[:6])
+        fraction, zulu, sign, off_h, off_m = match.groups()[6:]
+        offset = dt.timedelta(hours=int(off_h or 0), minutes=int(off_m or 0))
+        if zulu is None and (offset >= dt.timedelta(hours=24) or int(off_m) > 59):
+            raise ValueError
+        # A leap second (23:59:60) is a valid RFC 3339 time; it sorts just before the next one.
+        leap = second == 60
+        local = dt.datetime(
+            year,
+            month,
+            day,
+            hour,
+            minute,
+            59 if leap else second,
+            999999 if leap else int((fraction or "0")[:6].ljust(6, "0")),
         )
-    if timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, dt.UTC)
-    return moment
+    except ValueError:
+        raise exceptions.ValidationError(
+            {
+                "updated_since": [
+                    "Give a date and time in RFC 3339 (ISO 8601), e.g. 2026-01-31T12:00:00Z."
+                ]
+            }
+        ) from None
+    utc_offset = -offset if sign == "-" else offset
+    try:
+        return (local - utc_offset).replace(tzinfo=dt.UTC)
+    except OverflowError:
+        # Offsets at the ends of the calendar reach past year 1 or 9999: "changed since" a
+        # moment before year 1 means since the beginning, one after 9999 means nothing.
+        return (dt.datetime.min if utc_offset > dt.timedelta() else dt.datetime.max).replace(
+            tzinfo=dt.UTC
+        )
 
 
 # Incremental pull --------------------------------------------------------------------------------
@@ -306,6 +362,13 @@ SYNC_HORIZON = RawSQL(
     [],
     output_field=models.DateTimeField(),
 )
+
+
+# A position in (updated_at, id) order: microseconds since 1970 and the row's id. Every string
+# of this shape is a position, so the schema's pattern says exactly which cursors are valid.
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+CURSOR_PATTERN = r"^[0-9]{1,17}_[1-9][0-9]{0,17}$"
+CURSOR = re.compile(CURSOR_PATTERN.strip("^$"))
 
 
 class KeysetPagination(BasePagination):
@@ -347,12 +410,9 @@ class KeysetPagination(BasePagination):
 
     def _limit(self, request: Request) -> int:
         raw = request.query_params.get("limit")
-        if raw in (None, ""):
+        if raw is None:
             return PAGE_SIZE_DEFAULT
-        try:
-            value = int(raw)
-        except (TypeError, ValueError):
-            value = 0
+        value = int(raw) if re.fullmatch(r"[0-9]{1,7}", raw) else 0
         if not 1 <= value <= PAGE_SIZE_MAX:
             raise exceptions.ValidationError(
                 {"limit": [f"Give a whole number from 1 to {PAGE_SIZE_MAX}."]}
@@ -361,24 +421,18 @@ class KeysetPagination(BasePagination):
 
     @staticmethod
     def _encode(moment: dt.datetime, pk: int) -> str:
-        return base64.urlsafe_b64encode(f"{moment.isoformat()}|{pk}".encode()).decode()
+        return f"{(moment - EPOCH) // dt.timedelta(microseconds=1)}_{pk}"
 
     @staticmethod
     def _decode(raw: str | None) -> tuple[dt.datetime, int] | None:
-        if not raw:
+        if raw is None:
             return None
-        try:
-            text = base64.urlsafe_b64decode(raw.encode("ascii")).decode()
-            moment_text, pk_text = text.split("|")
-            moment = dt.datetime.fromisoformat(moment_text)
-            pk = int(pk_text)
-            if timezone.is_naive(moment) or not 0 < pk < 2**63:
-                raise ValueError
-        except (ValueError, UnicodeError, binascii.Error):
+        if not CURSOR.fullmatch(raw):
             raise exceptions.ValidationError(
                 {"cursor": ["The cursor is not one this API handed out."]}
-            ) from None
-        return moment, pk
+            )
+        micros, pk = raw.split("_")
+        return EPOCH + dt.timedelta(microseconds=int(micros)), int(pk)
 
     def next_link(self) -> str | None:
         if not self.has_next or self.last is None:
@@ -420,7 +474,7 @@ class KeysetPagination(BasePagination):
                 "name": "updated_since",
                 "in": "query",
                 "required": False,
-                "description": "Only records changed at or after this moment (ISO 8601).",
+                "description": "Only records changed at or after this moment (RFC 3339).",
                 "schema": {"type": "string", "format": "date-time"},
             },
             {
@@ -428,7 +482,7 @@ class KeysetPagination(BasePagination):
                 "in": "query",
                 "required": False,
                 "description": "The `cursor` from the previous page's `next` link.",
-                "schema": {"type": "string"},
+                "schema": {"type": "string", "pattern": CURSOR_PATTERN},
             },
             {
                 "name": "limit",
@@ -492,17 +546,20 @@ def etag_of(obj: models.Model) -> str:
     return f'"{obj.version}"'  # type: ignore[attr-defined]
 
 
+IF_MATCH_PATTERN = r'^(W/)?("[0-9]{1,18}"|[0-9]{1,18})$'
+IDEMPOTENCY_KEY_PATTERN = r"^[!-~]{1,255}$"
+
+
 def expected_version(request: Request) -> int | None:
     """The version named by If-Match, None when absent; a malformed one is a 400."""
     raw = request.headers.get("If-Match")
     if raw is None:
         return None
-    text = raw.strip().removeprefix("W/").strip('"')
-    if not text.isdigit() or len(text) > 18:
+    if not re.fullmatch(IF_MATCH_PATTERN.strip("^$"), raw):
         raise exceptions.ValidationError(
             {"If-Match": ['Send the ETag you received, e.g. If-Match: "3".']}
         )
-    return int(text)
+    return int(raw.removeprefix("W/").strip('"'))
 
 
 def _request_fingerprint(request: Request) -> str:
@@ -516,14 +573,15 @@ def _request_fingerprint(request: Request) -> str:
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
     OpenApiParameter.HEADER,
-    description="Any unique string (e.g. a UUID). Sending the same key again returns the first "
-    "answer and changes nothing; the same key with another body is a 422.",
+    description="Any unique string of visible ASCII characters (e.g. a UUID). Sending the same "
+    "key again returns the first answer and changes nothing; the same key with another body "
+    "is a 422.",
 )
 IF_MATCH_HEADER = OpenApiParameter(
     "If-Match",
-    OpenApiTypes.STR,
+    {"type": "string", "pattern": IF_MATCH_PATTERN},
     OpenApiParameter.HEADER,
     description="The ETag you read. If the record changed since, the answer is 412 and "
     "nothing is written.",
@@ -541,9 +599,9 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., Response]:
         key = request.headers.get("Idempotency-Key")
         if key is None:
             return handler(self, request, *args, **kwargs)
-        if not key.strip() or len(key) > 255 or "\x00" in key:
+        if not re.fullmatch(IDEMPOTENCY_KEY_PATTERN.strip("^$"), key):
             raise exceptions.ValidationError(
-                {"Idempotency-Key": ["Give a key of 1 to 255 characters."]}
+                {"Idempotency-Key": ["Give a key of 1 to 255 visible ASCII characters."]}
             )
         fingerprint = _request_fingerprint(request)
         user = request.user
@@ -624,7 +682,9 @@ ERRORS = {
         412: "The record changed since the ETag you sent.",
         413: "The body is too large.",
         415: "Send JSON.",
-        422: "The Idempotency-Key was used for a different request.",
+        422: "Well formed, but refused: a record it names does not exist (or is not yours "
+        "to see), a rule across fields or of the service refuses it, or the Idempotency-Key "
+        "was used for a different request.",
         429: "Too many requests: wait for Retry-After seconds.",
     }.items()
 }
@@ -640,7 +700,9 @@ class SyncReadViewSet(viewsets.GenericViewSet):
     model: ClassVar[type[models.Model]]
     resource: ClassVar[str]
     lookup_field = "uuid"
-    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    # Anything up to the next slash: a malformed id is then this API's JSON 404, not the
+    # site's HTML one.
+    lookup_value_regex = "[^/]+"
     pagination_class = KeysetPagination
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -788,7 +850,17 @@ class SyncWriteViewSet(SyncReadViewSet):
 class SyncViewSet(WithDeletions, SyncWriteViewSet):
     """Adds the CRM's writes by external id: upsert (PUT …/external/{id}/) and bulk."""
 
-    @extend_schema(parameters=[IF_MATCH_HEADER])
+    @extend_schema(
+        parameters=[
+            IF_MATCH_HEADER,
+            OpenApiParameter(
+                "external_id",
+                {"type": "string", "minLength": 1, "maxLength": 100, "pattern": r"^[^\x00/]+$"},
+                OpenApiParameter.PATH,
+                description="The CRM's id of the record.",
+            ),
+        ]
+    )
     def upsert(self, request: Request, external_id: str) -> Response:
         """Create (201) or update (200) the record with this external id."""
         if not 0 < len(external_id) <= 100 or "\x00" in external_id:
@@ -799,7 +871,7 @@ class SyncViewSet(WithDeletions, SyncWriteViewSet):
             and request.data.get("external_id", external_id) != external_id
         ):
             raise exceptions.ValidationError(
-                {"external_id": ["The body names another external id than the URL."]}
+                {"external_id": ["The body names another external id than the URL."]}, code=RULE
             )
         with transaction.atomic():
             lock_external_ids(self.resource, [external_id])
@@ -821,10 +893,9 @@ class SyncViewSet(WithDeletions, SyncWriteViewSet):
             OpenApiParameter(
                 "atomic",
                 OpenApiTypes.BOOL,
-                description="true: apply all records or none (400 when any fails).",
+                description="true: apply all records or none (422 when any fails).",
             ),
         ],
-        responses={200: BulkResponseSerializer, 400: BulkResponseSerializer},
     )
     @action(detail=False, methods=["post"], pagination_class=None)
     @idempotent
@@ -844,7 +915,7 @@ class SyncViewSet(WithDeletions, SyncWriteViewSet):
             for k in _BULK_STATES
         }
         body["results"] = results
-        return Response(body, status=400 if atomic and body["errors"] else 200)
+        return Response(body, status=422 if atomic and body["errors"] else 200)
 
     def bulk_create(self, rows: list[dict[str, Any]]) -> list[models.Model]:
         """Create many validated rows. A resource with a set-based service overrides this;
@@ -873,9 +944,9 @@ _BULK_STATES = ("created", "updated", "unchanged", "error")
 
 
 def _flag(raw: str | None, name: str) -> bool:
-    if raw in (None, "", "false", "0"):
+    if raw in (None, "false"):
         return False
-    if raw in ("true", "1"):
+    if raw == "true":
         return True
     raise exceptions.ValidationError({name: ["Give true or false."]})
 
@@ -1025,12 +1096,17 @@ class SyncRouter(SimpleRouter):
     ]
 
     def get_urls(self) -> list[Any]:
-        urls = super().get_urls()
+        urls = [*super().get_urls(), re_path(r"^", not_found)]
         for pattern in urls:
             pattern.callback = in_utc(pattern.callback)
             # The API authenticates in DRF (token or session), not with the login page.
             pattern.callback.login_required = False
         return urls
+
+
+def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Any other path under the API: the API's 404, in its error shape."""
+    return JsonResponse(error_body(404, "No such API resource."), status=404)
 
 
 def in_utc(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -222,7 +222,7 @@ def test_an_atomic_bulk_call_with_one_bad_record_applies_nothing(
     rows = [_engagement_row(i, account, owner) for i in range(3)]
     rows[2]["commercial_lead"] = "nobody-by-this-name"
     response = api.post("/api/v1/engagements/bulk/?atomic=true", rows, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert response.json()["errors"] == 3
     assert "commercial_lead" in response.json()["results"][2]["errors"]
     assert not Engagement.objects.filter(external_id__startswith="opp-").exists()
