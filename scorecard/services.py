@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -22,6 +22,7 @@ from engagements.models import (
     RevenueEntry,
     ScopeChange,
 )
+from scorecard import rollup
 from scorecard.kpis import KPIS, REGISTRY, TCP_KPIS, ZERO, Context, Dimension, Kpi
 from scorecard.models import KpiSnapshot, KpiTarget, RollupState
 from scorecard.periods import Period, PeriodType, periods_between
@@ -29,87 +30,44 @@ from tcp.models import User
 from tcp.services import audit_record
 
 # KPIs measured at the period's last day: a change on one day moves every later period.
-STOCK_KPIS = frozenset(
-    {
-        "backlog",
-        "pipeline_growth",
-        "client_retention",
-        "certification_coverage",
-        "certification_on_track",
-        "certification_overdue",
-    }
-)
+STOCK_KPIS = rollup.STOCK
 # Rows committed while a check runs can carry an earlier updated_at than the check's end;
 # re-reading this much keeps them from slipping through (recomputing is idempotent).
 OVERLAP = dt.timedelta(minutes=2)
 
 
-def _lock(period: Period) -> None:
-    """One writer per period at a time; a second worker waits, then writes the same rows."""
-    key = zlib.crc32(f"scorecard:{period.kind}:{period.start}".encode())
+def _lock() -> None:
+    """One writer of snapshots at a time; a second worker waits, then finds the rows it
+    would write already there and writes nothing."""
+    key = zlib.crc32(b"scorecard:snapshots")
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [key])
 
 
-def _rows(kpi: Kpi, period: Period, ctx: Context) -> dict[tuple[str, str], tuple[Any, ...]]:
-    rows: dict[tuple[str, str], tuple[Any, ...]] = {}
-    for dimension in (None, *kpi.dimensions):
-        for dim_value, (num, den) in kpi.figures(period, dimension, ctx).items():
-            rows[(dimension or "", dim_value)] = (num, den, kpi.value(num, den))
-    return rows
-
-
 @transaction.atomic
-def snapshots_recompute(*, period: Period, keys: Iterable[str] | None = None) -> int:
-    """Recompute the snapshots of `period` (a month, quarter or year) for the KPIs `keys`
-    (all when None), replacing what was stored. Rows whose figures did not change are left
-    as they were, so running it twice writes nothing the second time. Returns rows written.
+def snapshots_recompute_many(
+    *, work: dict[Period, set[str] | None], progress: Callable[[str], None] | None = None
+) -> int:
+    """Recompute the snapshots of the KPIs `work` names for each period ({period: KPI keys,
+    None for all}; months, quarters and years), replacing what was stored, in a few grouped
+    queries (see rollup.py). Rows whose figures did not change are left as they were, so
+    running it twice writes nothing the second time. Returns rows written or removed.
     """
-    if period.kind not in PeriodType.values:
-        raise ValidationError({"period": "Snapshots are kept for months, quarters and years."})
-    _lock(period)
-    ctx = Context.load()
-    kpis = [REGISTRY[key] for key in keys] if keys is not None else list(KPIS)
-    wanted: dict[tuple[str, str, str], tuple[Any, ...]] = {}
-    for kpi in kpis:
-        for (dimension, dim_value), figures in _rows(kpi, period, ctx).items():
-            wanted[(kpi.key, dimension, dim_value)] = figures
-    stored = {
-        (s.kpi, s.dimension, s.dimension_value): s
-        for s in KpiSnapshot.objects.filter(
-            period_type=period.kind,
-            period_start=period.start,
-            kpi__in=[kpi.key for kpi in kpis],
-        )
-    }
-    gone = [s.pk for key, s in stored.items() if key not in wanted]
-    KpiSnapshot.objects.filter(pk__in=gone).delete()
-    now = timezone.now()
-    changed = []
-    for (key, dimension, dim_value), (num, den, value) in sorted(wanted.items()):
-        old = stored.get((key, dimension, dim_value))
-        if old and (old.numerator, old.denominator, old.value) == (num, den, value):
-            continue
-        changed.append(
-            KpiSnapshot(
-                kpi=key,
-                period_type=period.kind,
-                period_start=period.start,
-                dimension=dimension,
-                dimension_value=dim_value,
-                numerator=num,
-                denominator=den,
-                value=value,
-                computed_at=now,
-            )
-        )
-    KpiSnapshot.objects.bulk_create(
-        changed,
-        update_conflicts=True,
-        unique_fields=["kpi", "period_type", "period_start", "dimension", "dimension_value"],
-        update_fields=["numerator", "denominator", "value", "computed_at"],
-    )
-    return len(changed) + len(gone)
+    for period, keys in work.items():
+        if period.kind not in PeriodType.values:
+            raise ValidationError({"period": "Snapshots are kept for months, quarters and years."})
+        if keys is not None and not set(keys) <= REGISTRY.keys():
+            raise ValidationError({"kpi": "There is no such KPI."})
+    if not work:
+        return 0
+    _lock()
+    rollup.compute(work, Context.load(), progress=progress)
+    return rollup.write(timezone.now())
+
+
+def snapshots_recompute(*, period: Period, keys: Iterable[str] | None = None) -> int:
+    """Recompute the snapshots of one period for the KPIs `keys` (all when None)."""
+    return snapshots_recompute_many(work={period: None if keys is None else set(keys)})
 
 
 def data_span() -> tuple[dt.date, dt.date] | None:
@@ -146,14 +104,18 @@ def recompute_progress_start() -> None:
 def scorecard_recompute_all(*, report_progress: bool = False) -> int:
     """Every KPI for every period from the first input to today (the nightly job)."""
     periods = all_periods()
-    written = 0
-    for done, period in enumerate(periods, start=1):
-        written += snapshots_recompute(period=period)
+    steps = rollup.STEPS + 1
+    done = 0
+
+    def step(_name: str) -> None:
+        nonlocal done
+        done += 1
         if report_progress:
-            progress = {"done": done, "total": len(periods), "running": done < len(periods)}
-            cache.set(PROGRESS_KEY, progress, timeout=3600)
-    if report_progress and not periods:
-        cache.set(PROGRESS_KEY, {"done": 0, "total": 0, "running": False}, timeout=3600)
+            cache.set(PROGRESS_KEY, {"done": done, "total": steps, "running": True}, 3600)
+
+    written = snapshots_recompute_many(work=dict.fromkeys(periods), progress=step)
+    if report_progress:
+        cache.set(PROGRESS_KEY, {"done": steps, "total": steps, "running": False}, 3600)
     RollupState.objects.update_or_create(pk=1, defaults={"last_full_run": timezone.now()})
     return written
 
@@ -219,9 +181,7 @@ def scorecard_refresh(*, now: dt.datetime | None = None) -> int:
             touched: dict[Period, set[str] | None] = dict.fromkeys(all_periods())
         else:
             touched = periods_touching(_days_changed_since(state.checked_until - OVERLAP))
-        written = 0
-        for period, keys in sorted(touched.items(), key=lambda item: item[0]):
-            written += snapshots_recompute(period=period, keys=keys)
+        written = snapshots_recompute_many(work=touched)
         state.checked_until = now
         state.save(update_fields=["checked_until"])
     return written

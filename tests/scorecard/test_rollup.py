@@ -128,22 +128,23 @@ def test_a_burst_of_changes_costs_one_recompute_of_their_periods(
         for _ in range(3)
     ]
     RollupState.objects.create(pk=1, checked_until=timezone.now() - dt.timedelta(hours=1))
-    calls: list[Period] = []
-    original = services.snapshots_recompute
+    calls: list[dict[Period, set[str] | None]] = []
+    original = services.snapshots_recompute_many
 
-    def counting(*, period: Period, keys: object = None) -> int:
-        calls.append(period)
-        return original(period=period, keys=keys)  # type: ignore[arg-type]
+    def counting(*, work: dict[Period, set[str] | None], progress: object = None) -> int:
+        calls.append(work)
+        return original(work=work)
 
-    monkeypatch.setattr(services, "snapshots_recompute", counting)
-    for _ in range(100):  # a burst of edits to the same rows
+    monkeypatch.setattr(services, "snapshots_recompute_many", counting)
+    for _ in range(334):  # a burst of 1,000 edits to the same rows
         for engagement in engagements:
             engagement.completed_on = quarter.start + dt.timedelta(days=1)
             engagement.save(update_fields=["completed_on", "updated_at"])
     services.scorecard_refresh()
-    assert len(calls) == len(set(calls))  # each period once, however many edits
-    assert quarter in calls
-    assert len(calls) <= 3 * 3  # the months, quarter and year of the quarter's days
+    assert len(calls) == 1  # one recompute, however many edits
+    every_kpi = [period for period, keys in calls[0].items() if keys is None]
+    assert quarter in every_kpi
+    assert len(every_kpi) <= 3 * 3  # the months, quarter and year of the quarter's days
     assert _snapshot("timeline_adherence", quarter).value == 0
     calls.clear()
     services.scorecard_refresh()  # nothing changed since: only the overlap is re-read

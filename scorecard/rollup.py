@@ -1,0 +1,755 @@
+"""The rollup's fast path: every KPI for many periods at once, in a few grouped statements.
+
+kpis.py defines each KPI for one period; that definition is the reference (the TCP impact
+view and the engagements behind a figure use it). Recomputing some 170 periods times six
+breakdowns that way costs thousands of queries, so the rollup computes each family of KPIs
+for all the requested periods in one or two grouped statements into a temporary table:
+
+- figures counted on a date inside the period (completions, wins, revenue...) join each row
+  to the month, quarter and year containing that date;
+- figures measured at the period's last day E (backlog, pipeline, retention, certification)
+  are computed at the end of each month, and a quarter or year takes the figure of its last
+  month, whose E is the same day.
+
+The statements are assembled from fragments written in this file, never from input (hence
+the file-wide S608 exemption); every value travels as a parameter.
+tests/scorecard/test_fast_path.py holds the two paths to the same rows. The temporary table
+`sc_computed` holds (kpi, period, dimension, value, numerator, denominator); write() derives
+the value and merges the rows into the snapshots.
+"""
+
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection
+
+from scorecard import kpis
+from scorecard.kpis import Context
+from scorecard.periods import Period, add_months
+
+STOCK = frozenset(
+    {
+        "backlog",
+        "pipeline_growth",
+        "client_retention",
+        "certification_coverage",
+        "certification_on_track",
+        "certification_overdue",
+    }
+)
+
+# Each source row joins the period containing its `day`, one per kind of period. Bucketing
+# with date_trunc keeps the join an equality (a hash join), not a range scan per period.
+_AT_EVENT = """
+    CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS k(kind)
+    JOIN sc_periods p ON p.events AND p.kind = k.kind
+        AND p.start = date_trunc(k.kind, src.day)::date"""
+# Each source row is a month end: it is E of every requested period ending in that month.
+_AT_END = """
+    JOIN sc_periods p ON p.end_month = src.day"""
+
+# The organisation and each breakdown in one pass. The account's fields and the lead are
+# never NULL, so in each grouping set exactly one of them is set (none for the total).
+_SETS = {
+    "all": ["acc.industry", "acc.region", "acc.segment", "src.lead_id"],
+    "account": ["acc.industry", "acc.region", "acc.segment"],
+}
+_NAMES = {
+    "acc.industry": "industry",
+    "acc.region": "region",
+    "acc.segment": "segment",
+    "src.lead_id": "commercial_lead",
+}
+
+
+def _grouped(src: str, aggregates: str, *, at: str, dims: str = "all", where: str = "") -> str:
+    """SQL: (kind, start, dimension, dim_value, <aggregates>) for the rows of `src`, which
+    has the columns eng (engagement id), account_id, lead_id and day. The product-line
+    breakdown joins each row once per line of its engagement, like the reference does."""
+    join = _AT_EVENT if at == "event" else _AT_END
+    columns = _SETS[dims]
+    sets = ", ".join(["(p.kind, p.start)", *(f"(p.kind, p.start, {column})" for column in columns)])
+    name = "CASE " + " ".join(
+        f"WHEN GROUPING({column}) = 0 THEN '{_NAMES[column]}'" for column in columns
+    )
+    value = "coalesce(" + ", ".join(f"{column}::text" for column in columns) + ", '')"
+    where_sql = f"WHERE {where}" if where else ""
+    main = f"""
+        SELECT p.kind, p.start, {name} ELSE '' END AS dimension, {value} AS dim_value,
+            {aggregates}
+        FROM ({src}) AS src
+        JOIN engagements_account acc ON acc.id = src.account_id
+        {join}
+        {where_sql}
+        GROUP BY GROUPING SETS ({sets})"""
+    if dims != "all":
+        return main
+    lines = f"""
+        SELECT p.kind, p.start, 'product_line', pl.productline_id::text, {aggregates}
+        FROM ({src}) AS src
+        JOIN engagements_engagement_product_lines pl ON pl.engagement_id = src.eng
+        {join}
+        {where_sql}
+        GROUP BY p.kind, p.start, pl.productline_id"""
+    return f"{main} UNION ALL {lines}"
+
+
+def _insert(grouped: str, rows: dict[str, tuple[str, str, str]], params: dict[str, Any]) -> None:
+    """Store each KPI of a family: {key: (numerator, denominator, present)} over the
+    columns of `grouped`. A breakdown row exists when `present` holds (the reference groups
+    only the rows it has); the organisation's row always exists (filled in later)."""
+    values = ", ".join(
+        f"('{key}', ({num})::numeric, ({den})::numeric, {present})"
+        for key, (num, den, present) in rows.items()
+    )
+    sql = f"""
+        INSERT INTO sc_computed
+        SELECT v.kpi, g.kind, g.start, g.dimension, g.dim_value, v.num, v.den
+        FROM ({grouped}) AS g
+        CROSS JOIN LATERAL (VALUES {values}) AS v(kpi, num, den, present)
+        WHERE v.present OR g.dimension = ''"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def _ensure_tables(work: dict[Period, set[str] | None]) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            DROP TABLE IF EXISTS sc_periods, sc_scope, sc_computed, sc_cum;
+            CREATE TEMP TABLE sc_periods (
+                kind text, start date, "end" date, end_month date, start_month date,
+                events boolean
+            ) ON COMMIT DROP;
+            CREATE TEMP TABLE sc_scope (kind text, start date, kpi text) ON COMMIT DROP;
+            CREATE TEMP TABLE sc_computed (
+                kpi text, kind text, start date, dimension text, dim_value text,
+                numerator numeric, denominator numeric
+            ) ON COMMIT DROP;
+            CREATE TEMP TABLE sc_cum (
+                part text, dimension text, dim_value text, m date, a numeric, b numeric
+            ) ON COMMIT DROP;
+            """
+        )
+        rows = []
+        scope: list[tuple[str, dt.date, str]] = []
+        for period, keys in work.items():
+            wanted = [kpi.key for kpi in kpis.KPIS] if keys is None else sorted(keys)
+            events = any(key not in STOCK for key in wanted)
+            rows.append(
+                (
+                    period.kind,
+                    period.start,
+                    period.end,
+                    period.end.replace(day=1),
+                    period.start,
+                    events,
+                )
+            )
+            scope.extend((period.kind, period.start, key) for key in wanted)
+        cursor.executemany("INSERT INTO sc_periods VALUES (%s, %s, %s, %s, %s, %s)", rows)
+        cursor.executemany("INSERT INTO sc_scope VALUES (%s, %s, %s)", scope)
+        cursor.execute("ANALYZE sc_periods; ANALYZE sc_scope")
+
+
+# Figures counted on a date inside the period -------------------------------------------
+
+
+def _completed(params: dict[str, Any]) -> None:
+    src = """
+        SELECT e.id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
+            e.completed_on AS day,
+            coalesce(sm.days, 0) <= e.contracted_effort_days * %(tolerance)s / 100 AS scope_ok,
+            e.completed_on <= e.contracted_end + %(grace)s AS on_time
+        FROM engagements_engagement e
+        LEFT JOIN (
+            SELECT engagement_id, sum(abs(effort_delta_days)) AS days
+            FROM engagements_scopechange WHERE cause = 'scoping_miss' GROUP BY engagement_id
+        ) sm ON sm.engagement_id = e.id
+        WHERE e.completed_on IS NOT NULL"""
+    aggregates = """count(*) AS n, count(*) FILTER (WHERE src.scope_ok) AS accurate,
+        count(*) FILTER (WHERE src.on_time) AS on_time"""
+    _insert(
+        _grouped(src, aggregates, at="event"),
+        {
+            "deal_scope_accuracy": ("g.accurate", "g.n", "g.n > 0"),
+            "timeline_adherence": ("g.on_time", "g.n", "g.n > 0"),
+        },
+        params,
+    )
+
+
+def _closed(params: dict[str, Any]) -> None:
+    # One row per engagement and period it closed in: its signing day, and its losing day
+    # unless that falls in the same period (won and lost in P counts once, as in the
+    # reference's "signed in P or lost in P").
+    src = """
+        SELECT e.id AS eng, e.account_id, e.commercial_lead_id AS lead_id, d.day, d.second,
+            e.contract_signed_on AS signed, e.lost_on AS lost, e.value, e.partner_led, e.poc,
+            coalesce(lc.n, 0) AS lines
+        FROM engagements_engagement e
+        CROSS JOIN LATERAL (
+            VALUES (e.contract_signed_on, false), (e.lost_on, true)
+        ) AS d(day, second)
+        LEFT JOIN (
+            SELECT engagement_id, count(*) AS n FROM engagements_engagement_product_lines
+            GROUP BY engagement_id
+        ) lc ON lc.engagement_id = e.id
+        WHERE d.day IS NOT NULL"""
+    won = "coalesce(date_trunc(k.kind, src.signed)::date = p.start, false)"
+    lost = "coalesce(date_trunc(k.kind, src.lost)::date = p.start, false)"
+    where = f"NOT (src.second AND {won})"
+    aggregates = f"""count(*) AS n, count(*) FILTER (WHERE {won}) AS won,
+        coalesce(sum(src.value), 0) AS value, coalesce(sum(src.value) FILTER (WHERE {won}), 0)
+            AS value_won,
+        count(*) FILTER (WHERE src.partner_led) AS partner,
+        count(*) FILTER (WHERE src.partner_led AND {won}) AS partner_won,
+        count(*) FILTER (WHERE NOT src.partner_led) AS direct,
+        count(*) FILTER (WHERE NOT src.partner_led AND {won}) AS direct_won,
+        count(*) FILTER (WHERE src.poc = 'successful') AS poc,
+        count(*) FILTER (WHERE src.poc = 'successful' AND {won}) AS poc_won,
+        count(*) FILTER (WHERE {won} AND src.lines >= 2) AS cross_won,
+        count(*) FILTER (WHERE {lost}) AS lost,
+        coalesce(sum(src.value) FILTER (WHERE {lost}), 0) AS value_lost"""
+    _insert(
+        _grouped(src, aggregates, at="event", where=where),
+        {
+            "win_rate": ("g.won", "g.n", "g.n > 0"),
+            "win_rate_value": ("g.value_won", "g.value", "g.n > 0"),
+            "win_rate_partner": ("g.partner_won", "g.partner", "g.partner > 0"),
+            "win_rate_direct": ("g.direct_won", "g.direct", "g.direct > 0"),
+            "poc_conversion": ("g.poc_won", "g.poc", "g.poc > 0"),
+            "cross_portfolio": ("g.cross_won", "g.won", "g.won > 0"),
+            "losses": ("g.value_lost", "g.lost", "g.lost > 0"),
+        },
+        params,
+    )
+
+
+def _poc(params: dict[str, Any]) -> None:
+    src = """
+        SELECT e.id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
+            e.poc_concluded_on AS day, e.poc = 'successful' AS success
+        FROM engagements_engagement e
+        WHERE e.poc_concluded_on IS NOT NULL AND e.poc IN ('successful', 'failed')"""
+    aggregates = "count(*) AS n, count(*) FILTER (WHERE src.success) AS success"
+    _insert(
+        _grouped(src, aggregates, at="event"),
+        {"poc_success": ("g.success", "g.n", "g.n > 0")},
+        params,
+    )
+
+
+def _participation(params: dict[str, Any]) -> None:
+    src = """
+        SELECT m.engagement_id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
+            m.held_on AS day, a.id IS NOT NULL AS contributed
+        FROM engagements_milestone m
+        JOIN engagements_engagement e ON e.id = m.engagement_id
+        LEFT JOIN engagements_milestoneattendance a ON a.milestone_id = m.id
+            AND a.person_id = e.commercial_lead_id AND a.mode = 'contributed'
+        WHERE m.critical AND m.held_on IS NOT NULL"""
+    aggregates = "count(*) AS n, count(*) FILTER (WHERE src.contributed) AS contributed"
+    _insert(
+        _grouped(src, aggregates, at="event"),
+        {"delivery_participation": ("g.contributed", "g.n", "g.n > 0")},
+        params,
+    )
+
+
+def _discovery(params: dict[str, Any]) -> None:
+    src = """
+        SELECT s.engagement_id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
+            s."on" AS day,
+            EXISTS (
+                SELECT 1 FROM discovery_failurecostanalysis f
+                WHERE f.engagement_id = s.engagement_id AND f.completed_at IS NOT NULL
+            ) AS analysed
+        FROM engagements_stagechange s
+        JOIN engagements_engagement e ON e.id = s.engagement_id
+        WHERE s.to_stage = 'proposal' AND s."on" >= %(adoption)s"""
+    aggregates = "count(*) AS n, count(*) FILTER (WHERE src.analysed) AS analysed"
+    _insert(
+        _grouped(src, aggregates, at="event"),
+        {"discovery_compliance": ("g.analysed", "g.n", "g.n > 0")},
+        params,
+    )
+
+
+def _ratings(params: dict[str, Any]) -> None:
+    src = """
+        SELECT r.engagement_id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
+            r.rated_on AS day, r.self_rating, r.client_rating, r.recommend_score
+        FROM engagements_clientrating r
+        JOIN engagements_engagement e ON e.id = r.engagement_id"""
+    aggregates = """count(*) AS n,
+        coalesce(sum(src.self_rating - src.client_rating), 0) AS gap,
+        coalesce(sum(src.client_rating), 0) AS rating,
+        count(src.recommend_score) AS answers,
+        count(*) FILTER (WHERE src.recommend_score >= 9)
+            - count(*) FILTER (WHERE src.recommend_score <= 6) AS nps"""
+    _insert(
+        _grouped(src, aggregates, at="event"),
+        {
+            "delivery_gap": ("g.gap", "g.n", "g.n > 0"),
+            "client_satisfaction": ("g.rating", "g.n", "g.n > 0"),
+            "nps": ("g.nps", "g.answers", "g.answers > 0"),
+        },
+        params,
+    )
+
+
+_REVENUE_SRC = """
+    SELECT r.engagement_id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
+        r.month AS day, r.revenue, r.cost
+    FROM engagements_revenueentry r
+    JOIN engagements_engagement e ON e.id = r.engagement_id"""
+
+
+def _revenue(params: dict[str, Any], ctx: Context, wanted: bool) -> None:
+    aggregates = """count(*) AS n, sum(src.revenue) AS revenue,
+        sum(src.revenue - src.cost) AS profit, count(DISTINCT src.account_id) AS accounts"""
+    grouped = _grouped(_REVENUE_SRC, aggregates, at="event")
+    _insert(
+        grouped,
+        {
+            "revenue": ("coalesce(g.revenue, 0)", "g.n", "g.n > 0"),
+            "profit": ("coalesce(g.profit, 0)", "g.n", "g.n > 0"),
+        },
+        params,
+    )
+    if not wanted:
+        return
+    # Revenue per account divides by the baseline scaled to the period's length: that
+    # arithmetic stays in Python, on the few grouped rows, so it is the reference's own.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT kind, start, dimension, dim_value, revenue, accounts FROM ({grouped}) g",
+            params,
+        )
+        rows = cursor.fetchall()
+    kpi = kpis.REGISTRY["revenue_per_account"]
+    base: dict[str, dict[str, Decimal]] = {}
+    for dimension in (None, *kpi.dimensions):
+        path = kpis._path("engagement__", dimension)
+        base[dimension or ""] = kpis._per_account(ctx.baseline, path)
+    out = []
+    for kind, start, dimension, dim_value, revenue, accounts in rows:
+        if not accounts:
+            continue
+        months = Period.of(kind, start).months
+        scale = Decimal(months) / ctx.baseline.months
+        now = Decimal(revenue) / accounts
+        then = base[dimension].get(dim_value, kpis.ZERO) * scale
+        out.append(
+            ("revenue_per_account", kind, start, dimension, dim_value, kpis._d(now), kpis._d(then))
+        )
+    _copy(out)
+
+
+def _copy(rows: Iterable[tuple[Any, ...]]) -> None:
+    sql = "COPY sc_computed (kpi, kind, start, dimension, dim_value, numerator, denominator) "
+    with connection.cursor() as cursor, cursor.copy(sql + "FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+# Figures measured at the period's last day ----------------------------------------------
+
+
+def _backlog(params: dict[str, Any]) -> None:
+    # One row per engagement under contract at the end of each month: signed by then, and
+    # neither completed nor cancelled by then; what is left is its value less the revenue
+    # recognised up to that month (the running total of its entries).
+    src = """
+        SELECT e.id AS eng, e.account_id, e.commercial_lead_id AS lead_id, g.m::date AS day,
+            greatest(e.value - coalesce(r.total, 0), 0) AS unrecognised
+        FROM engagements_engagement e
+        CROSS JOIN LATERAL generate_series(
+            greatest(date_trunc('month', e.contract_signed_on), %(first_end)s),
+            least(
+                date_trunc('month', least(e.completed_on, e.cancelled_on))
+                    - interval '1 month',
+                %(last_end)s
+            ),
+            interval '1 month'
+        ) AS g(m)
+        LEFT JOIN (
+            SELECT engagement_id, month,
+                lead(month) OVER (PARTITION BY engagement_id ORDER BY month) AS until,
+                sum(revenue) OVER (PARTITION BY engagement_id ORDER BY month) AS total
+            FROM engagements_revenueentry
+        ) r ON r.engagement_id = e.id AND r.month <= g.m AND (r.until IS NULL OR r.until > g.m)
+        WHERE e.contract_signed_on IS NOT NULL"""
+    aggregates = "count(*) AS n, sum(src.unrecognised) AS left_over"
+    _insert(
+        _grouped(src, aggregates, at="end"),
+        {"backlog": ("coalesce(g.left_over, 0)", "g.n", "g.n > 0")},
+        params,
+    )
+
+
+def _running(part: str, deltas: str, dims: str, params: dict[str, Any]) -> None:
+    """Store in sc_cum the running totals (a, b) of `deltas` (rows of eng, account_id,
+    lead_id, day = a month, a, b) per breakdown value at the end of every month of the grid.
+    Changes before the grid count at its first month."""
+    columns = _SETS[dims]
+    sets = ", ".join(["(src.day)", *(f"(src.day, {column})" for column in columns)])
+    name = "CASE " + " ".join(
+        f"WHEN GROUPING({column}) = 0 THEN '{_NAMES[column]}'" for column in columns
+    )
+    value = "coalesce(" + ", ".join(f"{column}::text" for column in columns) + ", '')"
+    grouped = f"""
+        SELECT src.day AS m, {name} ELSE '' END AS dimension, {value} AS dim_value,
+            sum(src.a) AS a, sum(src.b) AS b
+        FROM (
+            SELECT eng, account_id, lead_id, greatest(day, %(grid_first)s) AS day, a, b
+            FROM ({deltas}) AS d WHERE day <= %(grid_last)s
+        ) AS src
+        JOIN engagements_account acc ON acc.id = src.account_id
+        GROUP BY GROUPING SETS ({sets})"""
+    if dims == "all":
+        grouped += f"""
+        UNION ALL
+        SELECT src.day, 'product_line', pl.productline_id::text, sum(src.a), sum(src.b)
+        FROM (
+            SELECT eng, greatest(day, %(grid_first)s) AS day, a, b
+            FROM ({deltas}) AS d WHERE day <= %(grid_last)s
+        ) AS src
+        JOIN engagements_engagement_product_lines pl ON pl.engagement_id = src.eng
+        GROUP BY src.day, pl.productline_id"""
+    # The changes go into a table of their own first: the planner then knows their size and
+    # joins them to the grid of months by hashing.
+    dense = """
+        INSERT INTO sc_cum
+        WITH groups AS (SELECT DISTINCT dimension, dim_value FROM sc_delta),
+        months AS (
+            SELECT generate_series(%(grid_first)s, %(grid_last)s, interval '1 month')::date
+                AS m
+        )
+        SELECT %(part)s, groups.dimension, groups.dim_value, months.m,
+            sum(coalesce(d.a, 0)) OVER w, sum(coalesce(d.b, 0)) OVER w
+        FROM groups CROSS JOIN months
+        LEFT JOIN sc_delta d ON d.dimension = groups.dimension
+            AND d.dim_value = groups.dim_value AND d.m = months.m
+        WINDOW w AS (PARTITION BY groups.dimension, groups.dim_value ORDER BY months.m)"""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS sc_delta")
+        cursor.execute(f"CREATE TEMP TABLE sc_delta ON COMMIT DROP AS {grouped}", params)
+        cursor.execute("ANALYZE sc_delta")
+        cursor.execute(dense, {**params, "part": part})
+        cursor.execute("ANALYZE sc_cum")
+
+
+def _pipeline(params: dict[str, Any]) -> None:
+    # Open at the end of month m: opened by then, and not yet won, lost or cancelled. Each
+    # engagement adds its value in the month it opened and takes it away in the month it
+    # closed (never before it opened); b counts the engagements opened so far.
+    deltas = """
+        SELECT e.id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
+            date_trunc('month', e.opened_on)::date AS day, e.value AS a, 1 AS b
+        FROM engagements_engagement e
+        UNION ALL
+        SELECT e.id, e.account_id, e.commercial_lead_id,
+            greatest(
+                date_trunc('month', least(e.contract_signed_on, e.lost_on, e.cancelled_on)),
+                date_trunc('month', e.opened_on)
+            )::date,
+            -e.value, 0
+        FROM engagements_engagement e
+        WHERE least(e.contract_signed_on, e.lost_on, e.cancelled_on) IS NOT NULL"""
+    _running("pipeline", deltas, "all", params)
+    sql = """
+        INSERT INTO sc_computed
+        SELECT 'pipeline_growth', p.kind, p.start, c.dimension, c.dim_value,
+            c.a - coalesce(s.a, 0), coalesce(s.a, 0)
+        FROM sc_periods p
+        JOIN sc_cum c ON c.part = 'pipeline' AND c.m = p.end_month
+        LEFT JOIN sc_cum s ON s.part = 'pipeline' AND s.dimension = c.dimension
+            AND s.dim_value = c.dim_value AND s.m = (p.start_month - interval '1 month')::date
+        WHERE c.b > 0 OR c.dimension = ''"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+
+
+def _retention(params: dict[str, Any]) -> None:
+    # An engagement keeps its account active at the end of month m when it was signed by
+    # then and stopped (completed or cancelled) no earlier than the start of the twelve
+    # months ending then: up to 11 months after the month it stopped, or 12 when that
+    # month's window reaches back to the stop day (29 February). The windows are the
+    # reference's own day arithmetic: PostgreSQL's "- interval '1 year'" turns 29 February
+    # into 28 February, as _years_before() does. Overlapping spans of one account merge,
+    # and each span counts from the month the account is tenured (first contract three
+    # years before E).
+    deltas = """
+        WITH spans AS (
+            SELECT e.account_id, date_trunc('month', e.contract_signed_on)::date AS s,
+                CASE WHEN least(e.completed_on, e.cancelled_on) IS NULL THEN %(grid_last)s
+                ELSE (
+                    date_trunc('month', least(e.completed_on, e.cancelled_on))
+                    + CASE WHEN (
+                        date_trunc('month', least(e.completed_on, e.cancelled_on))
+                        + interval '13 months' - interval '1 day' - interval '1 year'
+                    )::date + 1 <= least(e.completed_on, e.cancelled_on)
+                    THEN interval '12 months' ELSE interval '11 months' END
+                )::date END AS l
+            FROM engagements_engagement e
+            WHERE e.contract_signed_on IS NOT NULL
+        ),
+        tenure AS (
+            SELECT account_id, first,
+                (date_trunc('month', first) + CASE WHEN (
+                    date_trunc('month', first) + interval '37 months' - interval '1 day'
+                    - interval '3 years'
+                )::date >= first THEN interval '36 months' ELSE interval '37 months' END
+                )::date AS t
+            FROM (
+                SELECT account_id, min(contract_signed_on) AS first
+                FROM engagements_engagement WHERE contract_signed_on IS NOT NULL
+                GROUP BY account_id
+            ) f
+        ),
+        ordered AS (
+            SELECT account_id, s, l,
+                max(l) OVER (
+                    PARTITION BY account_id ORDER BY s, l
+                    ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+                ) AS reach
+            FROM spans WHERE l >= s
+        ),
+        numbered AS (
+            SELECT account_id, s, l,
+                sum(CASE WHEN reach IS NULL OR s > reach THEN 1 ELSE 0 END) OVER (
+                    PARTITION BY account_id ORDER BY s, l ROWS UNBOUNDED PRECEDING
+                ) AS island
+            FROM ordered
+        ),
+        islands AS (
+            SELECT n.account_id, greatest(min(n.s), t.t) AS s, max(n.l) AS l
+            FROM numbered n JOIN tenure t ON t.account_id = n.account_id
+            GROUP BY n.account_id, n.island, t.t
+        )
+        SELECT NULL::bigint AS eng, account_id, NULL::bigint AS lead_id, s AS day, 1 AS a,
+            0 AS b
+        FROM islands WHERE s <= l
+        UNION ALL
+        SELECT NULL, account_id, NULL, (l + interval '1 month')::date, -1, 0
+        FROM islands WHERE s <= l
+        UNION ALL
+        SELECT NULL, account_id, NULL, t, 0, 1 FROM tenure"""
+    _running("retention", deltas, "account", params)
+    sql = """
+        INSERT INTO sc_computed
+        SELECT 'client_retention', p.kind, p.start, c.dimension, c.dim_value, c.a, c.b
+        FROM sc_periods p
+        JOIN sc_cum c ON c.part = 'retention' AND c.m = p.end_month
+        WHERE c.b > 0 OR c.dimension = ''"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+
+
+def _coverage() -> None:
+    # certification_coverage() for every month end at once: the same standing, in the same
+    # order (certified wins, then overdue, then behind a module's month), per enrolment
+    # running at E.
+    sql = """
+        INSERT INTO sc_computed
+        SELECT v.kpi, p.kind, p.start, '', '', v.num, c.staff
+        FROM sc_periods p
+        JOIN (
+            SELECT ends.e, count(x.id) AS staff,
+                count(*) FILTER (WHERE x.standing = 'certified') AS certified,
+                count(*) FILTER (WHERE x.standing = 'on_track') AS on_track,
+                count(*) FILTER (WHERE x.standing = 'overdue') AS overdue
+            FROM (SELECT DISTINCT "end" AS e FROM sc_periods) ends
+            LEFT JOIN LATERAL (
+                SELECT en.id, CASE
+                    WHEN en.certified_on <= ends.e THEN 'certified'
+                    WHEN en.due_on < ends.e THEN 'overdue'
+                    WHEN EXISTS (
+                        SELECT 1 FROM certification_module m
+                        WHERE m.curriculum_id = en.curriculum_id
+                        AND CAST(en.started_on + make_interval(months => m.month) AS date)
+                            < ends.e
+                        AND NOT EXISTS (
+                            SELECT 1 FROM certification_moduleresult r
+                            WHERE r.enrollment_id = en.id AND r.module_id = m.id
+                            AND r.passed AND r.assessed_on <= ends.e
+                        )
+                    ) THEN 'behind'
+                    ELSE 'on_track' END AS standing
+                FROM certification_enrollment en
+                WHERE en.started_on <= ends.e
+                AND (en.closed_on IS NULL OR en.closed_on > ends.e)
+            ) x ON true
+            GROUP BY ends.e
+        ) c ON c.e = p."end"
+        CROSS JOIN LATERAL (
+            VALUES ('certification_coverage', c.certified),
+                ('certification_on_track', c.on_track),
+                ('certification_overdue', c.overdue)
+        ) AS v(kpi, num)"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
+
+
+# Putting it together ----------------------------------------------------------------------
+
+
+# The steps of a full recompute, for an administrator's progress bar (writing is one more).
+STEPS = 11
+
+
+def compute(
+    work: dict[Period, set[str] | None],
+    ctx: Context,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Fill sc_computed with the figures of every KPI in `work` ({period: KPI keys, None
+    for all}) and sc_scope with the (period, KPI) pairs they replace. Must run inside a
+    transaction (the temporary tables go at commit). `progress` hears each step's name."""
+    _ensure_tables(work)
+    wanted: set[str] = set()
+    for keys in work.values():
+        wanted |= {kpi.key for kpi in kpis.KPIS} if keys is None else set(keys)
+    periods = list(work)
+    last_end = max(p.end for p in periods).replace(day=1)
+    params = {
+        "tolerance": ctx.tolerance_pct,
+        "grace": ctx.grace_days,
+        "adoption": ctx.adoption_date,
+        "first_end": min(p.end for p in periods).replace(day=1),
+        "last_end": last_end,
+        # Pipeline growth also needs the month before the earliest start.
+        "grid_first": add_months(min(p.start for p in periods), -1),
+        "grid_last": last_end,
+    }
+    events = any(keys is None or keys - STOCK for keys in work.values())
+    coverage = {"certification_coverage", "certification_on_track", "certification_overdue"}
+    steps: list[tuple[str, bool, Callable[[], None]]] = [
+        ("completions", events, lambda: _completed(params)),
+        ("wins and losses", events, lambda: _closed(params)),
+        ("proofs of concept", events, lambda: _poc(params)),
+        ("delivery participation", events, lambda: _participation(params)),
+        ("discovery", events, lambda: _discovery(params)),
+        ("client ratings", events, lambda: _ratings(params)),
+        ("revenue", events, lambda: _revenue(params, ctx, "revenue_per_account" in wanted)),
+        ("backlog", "backlog" in wanted, lambda: _backlog(params)),
+        ("pipeline", "pipeline_growth" in wanted, lambda: _pipeline(params)),
+        ("retention", "client_retention" in wanted, lambda: _retention(params)),
+        ("certification", bool(wanted & coverage), _coverage),
+    ]
+    assert len(steps) == STEPS
+    for name, needed, run in steps:
+        if needed:
+            run()
+        if progress is not None:
+            progress(name)
+    _fill_totals()
+
+
+def _fill_totals() -> None:
+    """The organisation's row of every KPI in every period, zero over zero where nothing
+    was counted (the reference's aggregate always returns one row), except revenue per
+    account, which has no figure without revenue."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO sc_computed
+            SELECT s.kpi, s.kind, s.start, '', '', 0, 0
+            FROM sc_scope s
+            WHERE s.kpi <> 'revenue_per_account'
+            AND NOT EXISTS (
+                SELECT 1 FROM sc_computed c
+                WHERE c.kpi = s.kpi AND c.kind = s.kind AND c.start = s.start
+                AND c.dimension = ''
+            )"""
+        )
+
+
+# Python's Decimal.quantize rounds half to even; PostgreSQL's round() rounds half away from
+# zero. A tie (100 / 128 = 0.78125) must come out as the reference's 0.7812.
+_HALF_EVEN = """CASE WHEN abs({x} * 10000 - trunc({x} * 10000)) = 0.5
+    AND mod(trunc({x} * 10000), 2) = 0 THEN trunc({x} * 10000) / 10000
+    ELSE round({x}, 4) END"""
+
+
+def write(now: dt.datetime) -> int:
+    """Replace the snapshots of the (period, KPI) pairs in sc_scope with sc_computed: rows
+    no longer computed go, new or changed ones are written with `now`, unchanged ones are
+    left as they were (running twice writes nothing). Returns the rows written or removed.
+    The value is derived as Kpi.value does: money is its numerator, no denominator is no
+    data, a percentage or score is per hundred; 24 decimals before rounding keep the
+    quotient exact to well past the fourth place."""
+    allowed = [(kpi.key, d) for kpi in kpis.KPIS for d in ("", *kpi.dimensions)]
+    units = [(kpi.key, kpi.unit) for kpi in kpis.KPIS]
+    ratio = _HALF_EVEN.format(x="f.ratio")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE sc_computed")
+        cursor.execute(
+            f"""
+            DROP TABLE IF EXISTS sc_final;
+            CREATE TEMP TABLE sc_final ON COMMIT DROP AS
+            SELECT f.kpi, f.kind, f.start, f.dimension, f.dim_value,
+                f.numerator, f.denominator,
+                (CASE WHEN f.unit = 'money' THEN f.numerator ELSE {ratio} END)::numeric(20, 4)
+                    AS value
+            FROM (
+                SELECT c.kpi, c.kind, c.start, c.dimension, c.dim_value, u.unit,
+                    c.numerator::numeric(20, 4) AS numerator,
+                    c.denominator::numeric(20, 4) AS denominator,
+                    CASE WHEN c.denominator = 0 THEN NULL
+                    WHEN u.unit IN ('percent', 'score')
+                        THEN (c.numerator * 100)::numeric(60, 24) / c.denominator
+                    ELSE c.numerator::numeric(60, 24) / c.denominator END AS ratio
+                FROM sc_computed c
+                JOIN sc_scope s ON s.kpi = c.kpi AND s.kind = c.kind AND s.start = c.start
+                JOIN unnest(%s::text[], %s::text[]) AS a(kpi, dimension)
+                    ON a.kpi = c.kpi AND a.dimension = c.dimension
+                JOIN unnest(%s::text[], %s::text[]) AS u(kpi, unit) ON u.kpi = c.kpi
+            ) f
+            """,
+            [
+                [k for k, _ in allowed],
+                [d for _, d in allowed],
+                [k for k, _ in units],
+                [u for _, u in units],
+            ],
+        )
+        cursor.execute("ANALYZE sc_final")
+        cursor.execute(
+            """
+            DELETE FROM scorecard_kpisnapshot s USING sc_scope sc
+            WHERE s.kpi = sc.kpi AND s.period_type = sc.kind AND s.period_start = sc.start
+            AND NOT EXISTS (
+                SELECT 1 FROM sc_final f
+                WHERE f.kpi = s.kpi AND f.kind = s.period_type AND f.start = s.period_start
+                AND f.dimension = s.dimension AND f.dim_value = s.dimension_value
+            )"""
+        )
+        removed = cursor.rowcount
+        cursor.execute(
+            """
+            INSERT INTO scorecard_kpisnapshot (kpi, period_type, period_start, dimension,
+                dimension_value, numerator, denominator, value, computed_at)
+            SELECT f.kpi, f.kind, f.start, f.dimension, f.dim_value, f.numerator,
+                f.denominator, f.value, %s
+            FROM sc_final f
+            LEFT JOIN scorecard_kpisnapshot s ON s.kpi = f.kpi AND s.period_type = f.kind
+                AND s.period_start = f.start AND s.dimension = f.dimension
+                AND s.dimension_value = f.dim_value
+            WHERE s.id IS NULL OR (s.numerator, s.denominator, s.value)
+                IS DISTINCT FROM (f.numerator, f.denominator, f.value)
+            ORDER BY f.kpi, f.kind, f.start, f.dimension, f.dim_value
+            ON CONFLICT (kpi, period_type, period_start, dimension, dimension_value)
+            DO UPDATE SET numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator,
+                value = EXCLUDED.value, computed_at = EXCLUDED.computed_at""",
+            [now],
+        )
+        return removed + cursor.rowcount

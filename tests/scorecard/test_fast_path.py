@@ -1,0 +1,274 @@
+"""The rollup's grouped queries (rollup.py) write exactly the rows the per-period definitions
+of kpis.py give, on an organisation built at random with the awkward cases on purpose:
+29 February, engagements won and lost, revenue before signing, missing efforts and ends."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+import pytest
+
+from certification import services as certification
+from certification.models import Module
+from engagements.models import (
+    Account,
+    ClientRating,
+    Engagement,
+    Milestone,
+    MilestoneAttendance,
+    ProductLine,
+    RevenueEntry,
+    ScopeChange,
+    StageChange,
+)
+from scorecard import kpis, services
+from scorecard.models import KpiSnapshot
+from scorecard.periods import Period, add_months
+from tcp.models import OrganisationSettings, User
+from tests.factories import (
+    AccountFactory,
+    AnalysisFactory,
+    EngagementFactory,
+    ProductLineFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+LEAP_DAY = dt.date(2024, 2, 29)
+
+
+def _day(rng: random.Random, first: dt.date, last: dt.date) -> dt.date:
+    # One day in eight is the leap day, where the twelve-month and three-year windows bend.
+    if rng.random() < 0.125 and first <= LEAP_DAY <= last:
+        return LEAP_DAY
+    return first + dt.timedelta(days=rng.randrange((last - first).days + 1))
+
+
+def _maybe(rng: random.Random, chance: float, day: dt.date, spread: int) -> dt.date | None:
+    if rng.random() >= chance:
+        return None
+    return day + dt.timedelta(days=rng.randrange(spread))
+
+
+def _engagement(
+    rng: random.Random, accounts: list[Account], leads: list[User], lines: list[ProductLine]
+) -> Engagement:
+    opened = _day(rng, dt.date(2019, 1, 1), dt.date(2025, 12, 31))
+    signed = _maybe(rng, 0.65, opened, 200)
+    lost = _maybe(rng, 0.3 if signed else 0.6, signed or opened, 300)
+    cancelled = _maybe(rng, 0.1, signed or opened, 400)
+    completed = _maybe(rng, 0.6, signed, 500) if signed else None
+    end = _maybe(rng, 0.9, signed, 400) if signed else None
+    poc = rng.choice(["none", "successful", "failed", "running"])
+    engagement = EngagementFactory.create(
+        account=rng.choice(accounts),
+        commercial_lead=rng.choice(leads),
+        stage="completed" if completed else "lost" if lost else "delivery",
+        value=D(rng.randrange(0, 5_000_000)) / 100,
+        opened_on=opened,
+        contract_signed_on=signed,
+        lost_on=lost,
+        cancelled_on=cancelled,
+        completed_on=completed,
+        contracted_start=signed,
+        contracted_end=end,
+        contracted_effort_days=rng.choice([None, D("40.0"), D("100.0"), D("250.5")]),
+        partner_led=rng.random() < 0.3,
+        poc=poc,
+        poc_concluded_on=_maybe(rng, 0.8, opened, 120) if poc != "none" else None,
+    )
+    engagement.product_lines.set(rng.sample(lines, rng.randrange(len(lines) + 1)))
+    return engagement
+
+
+def _delivery(rng: random.Random, engagement: Engagement, others: list[User]) -> None:
+    start = engagement.contract_signed_on or engagement.opened_on
+    for _ in range(rng.randrange(3)):
+        ScopeChange.objects.create(
+            engagement=engagement,
+            effort_delta_days=D(rng.choice([-8, -3, 2, 5, 12, 30])),
+            cause=rng.choice(["scoping_miss", "scoping_miss", "client_request"]),
+            approved_by=engagement.commercial_lead,
+            approved_on=start,
+        )
+    for _ in range(rng.randrange(4)):
+        held = _maybe(rng, 0.8, start, 500)
+        milestone = Milestone.objects.create(
+            engagement=engagement,
+            kind="go_live",
+            planned_on=held or start,
+            held_on=held,
+            critical=rng.random() < 0.7,
+        )
+        if rng.random() < 0.6:
+            MilestoneAttendance.objects.create(
+                milestone=milestone,
+                person=rng.choice([engagement.commercial_lead, *others]),
+                mode=rng.choice(["contributed", "observed"]),
+            )
+    first = add_months(start, rng.randrange(-2, 3))
+    for month in sorted(rng.sample(range(24), rng.randrange(6))):
+        RevenueEntry.objects.create(
+            engagement=engagement,
+            month=add_months(first, month),
+            revenue=D(rng.randrange(0, 9_000_000)) / 100,
+            cost=D(rng.randrange(0, 4_000_000)) / 100,
+        )
+    rated = {_day(rng, dt.date(2019, 1, 1), dt.date(2026, 6, 30)) for _ in range(rng.randrange(3))}
+    for day in sorted(rated):  # one rating a day
+        ClientRating.objects.create(
+            engagement=engagement,
+            rated_on=day,
+            self_rating=rng.randrange(1, 11),
+            client_rating=rng.randrange(1, 11),
+            recommend_score=rng.choice([None, 0, 5, 6, 7, 8, 9, 10]),
+        )
+    if rng.random() < 0.5:
+        StageChange.objects.create(
+            engagement=engagement,
+            to_stage="proposal",
+            on=_day(rng, dt.date(2019, 1, 1), dt.date(2026, 6, 30)),
+        )
+        if rng.random() < 0.7:
+            AnalysisFactory.create(
+                engagement=engagement, completed_at=dt.datetime(2019, 1, 1, tzinfo=dt.UTC)
+            )
+
+
+def _staff(rng: random.Random, leads: list[User]) -> None:
+    certification.curriculum_install_default()
+    assessor = UserFactory.create(roles=["sales_leadership"])
+    modules = list(Module.objects.order_by("month", "pk"))
+    for lead in leads:
+        started = _day(rng, dt.date(2021, 1, 1), dt.date(2025, 6, 30))
+        enrollment = certification.enrollment_open(person=lead, actor=None, on=started)
+        for module in modules[: rng.randrange(len(modules) + 1)]:
+            certification.module_result_record(
+                enrollment=enrollment,
+                module=module,
+                score=100,
+                assessed_on=started + dt.timedelta(days=28 * module.month + 1),
+                assessor=assessor,
+            )
+
+
+def _organisation(seed: int) -> None:
+    rng = random.Random(seed)
+    org = OrganisationSettings.load()
+    org.baseline_start, org.baseline_end = dt.date(2021, 1, 1), dt.date(2021, 12, 31)
+    org.scope_tolerance_pct = D(10)
+    org.timeline_grace_days = 3
+    org.tcp_adoption_date = dt.date(2022, 7, 1)
+    org.save()
+    accounts = [
+        AccountFactory.create(industry=industry, region=region, segment=segment)
+        for industry, region, segment in [
+            ("healthcare", "uk_ireland", "established"),
+            ("banking", "uk_ireland", "white_space"),
+            ("retail", "dach", "established"),
+            ("banking", "nordics", "established"),
+            ("energy", "dach", "white_space"),
+            ("healthcare", "nordics", "white_space"),
+        ]
+    ]
+    leads = [UserFactory.create(roles=["account_manager"]) for _ in range(3)]
+    others = [UserFactory.create(roles=["delivery_manager"])]
+    lines = [ProductLineFactory.create(name=name) for name in ("Cloud", "Data", "Security")]
+    for _ in range(70):
+        _delivery(rng, _engagement(rng, accounts, leads, lines), others)
+    _staff(rng, leads)
+
+
+def _reference(periods: list[Period]) -> dict[tuple[object, ...], tuple[object, ...]]:
+    ctx = kpis.Context.load()
+    rows: dict[tuple[object, ...], tuple[object, ...]] = {}
+    for period in periods:
+        for kpi in kpis.KPIS:
+            for dimension in (None, *kpi.dimensions):
+                for dim_value, (num, den) in kpi.figures(period, dimension, ctx).items():
+                    key = (kpi.key, period.kind, period.start, dimension or "", dim_value)
+                    rows[key] = (num, den, kpi.value(num, den))
+    return rows
+
+
+def _stored() -> dict[tuple[object, ...], tuple[object, ...]]:
+    return {
+        row[:5]: row[5:]
+        for row in KpiSnapshot.objects.values_list(
+            "kpi",
+            "period_type",
+            "period_start",
+            "dimension",
+            "dimension_value",
+            "numerator",
+            "denominator",
+            "value",
+        )
+    }
+
+
+PERIODS = [
+    *(Period.of("month", dt.date(2024, month, 1)) for month in range(1, 13)),
+    Period.of("month", dt.date(2025, 2, 1)),
+    Period.of("month", dt.date(2027, 2, 1)),
+    *(Period.of("quarter", dt.date(year, month, 1)) for year in (2022, 2025) for month in (1, 7)),
+    *(Period.of("year", dt.date(year, 1, 1)) for year in (2019, 2021, 2023, 2025, 2026)),
+]
+
+
+@pytest.mark.parametrize("seed", [7, 2024])
+def test_the_grouped_rollup_writes_exactly_the_rows_of_the_per_period_definitions(
+    seed: int,
+) -> None:
+    _organisation(seed)
+    expected = _reference(PERIODS)
+    services.snapshots_recompute_many(work=dict.fromkeys(PERIODS))
+    stored = _stored()
+    assert set(stored) == set(expected)
+    assert {k: v for k, v in stored.items() if v != expected[k]} == {}
+    assert len(expected) > 1500  # the organisation really exercises every KPI
+    assert sum(1 for v in expected.values() if v[2] is not None) > 1000
+
+
+def test_recomputing_some_kpis_of_some_periods_leaves_the_others_alone() -> None:
+    _organisation(11)
+    services.snapshots_recompute_many(work=dict.fromkeys(PERIODS))
+    before = _stored()
+    KpiSnapshot.objects.filter(kpi="backlog").update(numerator=-1)
+    quarter = Period.of("quarter", dt.date(2025, 1, 1))
+    assert services.snapshots_recompute_many(work={quarter: {"backlog"}}) > 0
+    after = _stored()
+    redone = {k for k in before if k[0] == "backlog" and k[1:3] == ("quarter", quarter.start)}
+    assert redone
+    assert {k: after[k] for k in redone} == {k: before[k] for k in redone}
+    assert all(after[k][0] == -1 for k in before if k[0] == "backlog" and k not in redone)
+
+
+def test_a_tie_at_the_fifth_decimal_rounds_half_to_even_like_the_reference(
+    organisation: OrganisationSettings,
+) -> None:
+    account = AccountFactory.create()
+    lead = UserFactory.create()
+    month = Period.of("month", dt.date(2025, 3, 1))
+    Engagement.objects.bulk_create(
+        EngagementFactory.build(
+            account=account,
+            commercial_lead=lead,
+            stage="completed",
+            contract_signed_on=dt.date(2024, 1, 1),
+            contracted_end=dt.date(2025, 3, 31) if i == 0 else dt.date(2025, 2, 1),
+            completed_on=dt.date(2025, 3, 10),
+        )
+        for i in range(128)
+    )
+    services.snapshots_recompute(period=month, keys=["timeline_adherence"])
+    stored = KpiSnapshot.objects.get(
+        kpi="timeline_adherence", period_type="month", period_start=month.start, dimension=""
+    )
+    # 1 of 128 is 0.78125%: the reference's Decimal rounds the tie to 0.7812.
+    assert stored.value == kpis.REGISTRY["timeline_adherence"].value(D(1), D(128))
+    assert stored.value == D("0.7812")
