@@ -106,6 +106,10 @@ def _status(document: Document) -> str:
     return Document.objects.values_list("status", flat=True).get(pk=document.pk)
 
 
+def _is_ready(document: Document) -> bool:
+    return _status(document) == DocumentStatus.READY
+
+
 def _pdfs(media: Path) -> list[Path]:
     return sorted(media.rglob("*.pdf"))
 
@@ -127,7 +131,7 @@ def test_a_proposal_and_a_qbr_render_in_a_worker_into_readable_pdfs(
     )
 
     for document in (proposal, qbr):
-        assert _wait_for(lambda d=document: _status(d) == DocumentStatus.READY), _status(document)
+        assert _wait_for(partial(_is_ready, document)), _status(document)
         document.refresh_from_db()
         pages, text = pdf_text(document.file.read())
         assert pages == document.pages
