@@ -8,9 +8,16 @@ sets DATABASE_URL, REDIS_URL and SECRET_KEY. The harness
 2. counts the SQL queries each page makes, in-process with Django's test client, against both,
    so a count that grows with the data (an N+1) shows up as large != small;
 3. serves the large database with gunicorn (2 sync workers, as in production), logs in as the
-   demo `leader` through the real login form, and drives each page with wrk;
-4. prints requests/s, p50/p99 latency and each page's throughput relative to /healthz, which is
-   the floor cost of a request through the same stack (one query and one broker ping).
+   demo `leader` through the real login form, makes an API token for the same person with
+   `manage.py create_api_token`, and drives each endpoint with wrk in interleaved rounds, so a
+   change in the machine's load during the run touches every row alike;
+4. prints requests/s, p50/p99 latency and each endpoint's throughput relative to /healthz, which
+   is the floor cost of a request through the same stack (one query and one broker ping),
+   against that row's goal;
+5. runs the other bench scripts beside this one (bench/scorecard.py, bench/api.py,
+   bench/documents.py, when present) with DATABASE_URL set to the large database, and adds
+   each line they print as `BENCH-ROW {json}` to a second section of the same table. A script
+   that fails has its error printed; the rest of the bench goes on.
 """
 
 from __future__ import annotations
@@ -47,8 +54,21 @@ EXPECTED = {LARGE_DB: ("large", 10_000, 100_000), SMALL_DB: ("small", 120, 400)}
 USERNAME = "leader"
 PASSWORD = "parity-demo"  # noqa: S105 - the documented demo login (engagements.demo)
 ACCOUNT_LIST = "/accounts/?industry=healthcare&sort=name"
-GOAL_RATIO = 0.35
+API_ENGAGEMENTS = "/api/v1/engagements/?limit=100"
+# A KPI every organisation has, whatever its data: the win rate.
+KPI_KEY = "win_rate"
+# Throughput each row must reach, as a share of /healthz in the same run.
+PAGE_GOAL = 0.35
+SCORECARD_GOAL = 0.40
+API_GOAL = 0.25
 RESULT_MARKER = "BENCH-RESULT "
+ROW_MARKER = "BENCH-ROW "
+# Written by the issues that own them; each prints BENCH-ROW lines. Missing ones are skipped.
+SUB_SCRIPTS = ("scorecard.py", "api.py", "documents.py")
+SUB_SCRIPT_TIMEOUT = 30 * 60
+# The token is still counted against its limit on every request (the same Redis round trip);
+# the limit is only raised so that wrk measures the API's speed rather than its refusals.
+API_RATE_LIMIT = "100000000/minute"
 
 # wrk only reports "Non-2xx or 3xx" responses, so a lost session (302 to /login/) would pass
 # unnoticed and look fast. This script counts every status other than 200 across all threads.
@@ -155,6 +175,7 @@ def ensure_database(base_url: str, name: str, *, rebuild: bool) -> str:
         # A cached database may predate a new migration; applying it is cheap, a stale
         # schema would make every page fail.
         manage(url, "migrate", "--no-input", "--verbosity", "0")
+        vacuum(url)
         say(f"{name}: cached ({counts[0]:,} accounts, {counts[1]:,} engagements)")
         return url
     reason = "--rebuild" if rebuild else ("incomplete" if exists else "missing")
@@ -163,8 +184,57 @@ def ensure_database(base_url: str, name: str, *, rebuild: bool) -> str:
     recreate_database(base_url, name)
     manage(url, "migrate", "--no-input", "--verbosity", "0")
     manage(url, "seed_demo", "--scale", scale)
+    vacuum(url)
     say(f"{name}: built in {time.monotonic() - started:.1f}s")
     return url
+
+
+def vacuum(url: str) -> None:
+    """After a bulk load, as autovacuum would do soon after: fresh planner statistics, and
+    a visibility map so that counts can be answered from an index alone."""
+    import psycopg
+
+    with psycopg.connect(libpq_url(url), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE")
+
+
+def ensure_scorecard(url: str, name: str) -> None:
+    """The scorecard pages read KPI snapshots, which the workers compute; a bench database
+    has no workers, so it computes them once here (cached with the database)."""
+    import psycopg
+
+    with psycopg.connect(libpq_url(url)) as conn:
+        row = conn.execute("SELECT EXISTS (SELECT 1 FROM scorecard_kpisnapshot)").fetchone()
+    if row and row[0]:
+        return
+    say(f"{name}: computing the scorecard's KPI snapshots; this happens once")
+    started = time.monotonic()
+    manage(
+        url,
+        "shell",
+        "-c",
+        "from scorecard.services import scorecard_recompute_all; scorecard_recompute_all()",
+    )
+    vacuum(url)
+    say(f"{name}: snapshots computed in {time.monotonic() - started:.1f}s")
+
+
+def api_token(url: str) -> str:
+    """A fresh token for the bench user, made the way an administrator makes one."""
+    env = {**os.environ, "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+    command = [
+        PYTHON,
+        str(ROOT / "manage.py"),
+        "create_api_token",
+        USERNAME,
+        "--name",
+        "make bench",
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    token = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
+    if result.returncode != 0 or not token:
+        raise BenchError(f"create_api_token failed: {result.stderr.strip() or result.stdout}")
+    return token
 
 
 # Query counts (runs in a subprocess per database, see count_queries_main) ----------------
@@ -175,6 +245,8 @@ class Target:
     label: str  # the row's name in the table, the same for both databases
     path: str  # the URL path in this database
     note: str = ""
+    goal: float | None = None  # share of /healthz throughput; None for /healthz itself
+    api: bool = False  # sent with the API token instead of the session cookie
 
 
 @dataclass
@@ -216,28 +288,36 @@ def count_queries_main() -> int:
         raise BenchError(f"account {account} has no engagements")
     targets = [
         Target("/healthz", "/healthz"),
-        Target(ACCOUNT_LIST, ACCOUNT_LIST),
+        Target(ACCOUNT_LIST, ACCOUNT_LIST, goal=PAGE_GOAL),
         Target(
             "/accounts/<uuid>/",
             f"/accounts/{account.uuid}/",
             f"{account.name} ({account.external_id}, {account.n} engagements)",
+            goal=PAGE_GOAL,
         ),
         Target(
             "/engagements/<uuid>/",
             f"/engagements/{engagement.uuid}/",
             f"{engagement.name} ({engagement.external_id}, {engagement.n} stage changes)",
+            goal=PAGE_GOAL,
         ),
+        Target("/scorecard/", "/scorecard/", goal=SCORECARD_GOAL),
+        Target(f"/scorecard/kpi/{KPI_KEY}/", f"/scorecard/kpi/{KPI_KEY}/", goal=SCORECARD_GOAL),
+        Target(API_ENGAGEMENTS, API_ENGAGEMENTS, "Authorization: Bearer", goal=API_GOAL, api=True),
     ]
 
     client = Client()
     client.force_login(User.objects.get(username=USERNAME))
+    # A machine client: no session, only the token.
+    api_client = Client(headers={"Authorization": f"Bearer {os.environ['BENCH_API_TOKEN']}"})
     queries: dict[str, int] = {}
     for target in targets:
         # The first request fills per-process caches (content types, templates); the second
         # is what a warm worker does under load, so that is the one counted.
-        client.get(target.path)
+        use = api_client if target.api else client
+        use.get(target.path)
         with CaptureQueriesContext(connection) as captured:
-            response = client.get(target.path)
+            response = use.get(target.path)
         if response.status_code != 200:
             raise BenchError(f"{target.path} answered {response.status_code} in the test client")
         queries[target.label] = len(captured)
@@ -252,10 +332,12 @@ def count_queries_main() -> int:
     return 0
 
 
-def count_queries(url: str) -> DatabaseReport:
+def count_queries(url: str, token: str) -> DatabaseReport:
     env = {
         **os.environ,
         "DATABASE_URL": url,
+        "BENCH_API_TOKEN": token,
+        "API_RATE_LIMIT": API_RATE_LIMIT,
         # The test client sends Host: testserver.
         "ALLOWED_HOSTS": "testserver,127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
@@ -290,7 +372,7 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def http_status(url: str, cookie: str = "") -> int:
+def http_status(url: str, headers: dict[str, str] | None = None) -> int:
     """Status of a GET without following redirects: a 302 to /login/ must not pass as a 200."""
 
     class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -298,7 +380,7 @@ def http_status(url: str, cookie: str = "") -> int:
             return None
 
     opener = urllib.request.build_opener(NoRedirect)
-    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})  # noqa: S310
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310
     try:
         with opener.open(request, timeout=30) as response:
             response.read()
@@ -318,6 +400,7 @@ def gunicorn(url: str, workers: int, log: Path) -> Iterator[str]:
         "DEBUG": "false",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LOG_LEVEL": "WARNING",
+        "API_RATE_LIMIT": API_RATE_LIMIT,
     }
     command = [PYTHON, "-m", "gunicorn", "tcp.wsgi:application"]
     command += ["--workers", str(workers), "--bind", f"127.0.0.1:{port}"]
@@ -432,12 +515,14 @@ def parse_wrk(output: str) -> WrkResult:
 
 
 def run_wrk(
-    url: str, cookie: str, *, threads: int, connections: int, seconds: int, script: Path
+    url: str, headers: dict[str, str], *, threads: int, connections: int, seconds: int, script: Path
 ) -> WrkResult:
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency"]
     # wrk's default 2s timeout would turn a slow page into "errors" instead of a slow p99.
-    command += ["--timeout", "30s", "-s", str(script), "-H", f"Cookie: {cookie}", url]
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    command += ["--timeout", "30s", "-s", str(script)]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    result = subprocess.run([*command, url], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise BenchError(f"wrk failed (exit {result.returncode}): {result.stderr.strip()}")
     # On SIGINT wrk stops early and still reports, exit 0: a short run is an interrupted one.
@@ -447,7 +532,133 @@ def run_wrk(
     return parse_wrk(result.stdout)
 
 
+def combine(rounds: list[WrkResult], seconds: float) -> WrkResult:
+    """One row from several rounds: throughput over the whole time, the median p50 and the
+    worst p99 (a slow round must show)."""
+    p50s = sorted(r.p50_ms for r in rounds)
+    socket_errors: dict[str, int] = {}
+    for r in rounds:
+        for kind, n in r.socket_errors.items():
+            socket_errors[kind] = socket_errors.get(kind, 0) + n
+    requests = sum(r.requests for r in rounds)
+    return WrkResult(
+        requests_per_second=requests / seconds if seconds else 0.0,
+        p50_ms=p50s[len(p50s) // 2],
+        p99_ms=max(r.p99_ms for r in rounds),
+        requests=requests,
+        not_ok=sum(r.not_ok for r in rounds),
+        socket_errors=socket_errors,
+    )
+
+
+# Other bench scripts ----------------------------------------------------------------------
+
+
+@dataclass
+class ExtraRow:
+    """A line another bench script printed: `BENCH-ROW {json}`."""
+
+    script: str
+    label: str
+    value: str
+    baseline: str
+    ratio: float | None
+    goal: float | None
+    ok: bool | None
+    note: str = ""
+
+
+def _figure(row: dict[str, Any], key: str) -> str:
+    if row.get(f"{key}_s") is not None:
+        return f"{float(row[f'{key}_s']):.3f} s"
+    value = row.get(key)
+    if value is None:
+        return ""
+    return f"{value:,.1f}" if isinstance(value, int | float) else str(value)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_rows(script: str, output: str) -> tuple[list[ExtraRow], list[str]]:
+    """The BENCH-ROW lines of a script's output, and a complaint for each one unreadable."""
+    rows: list[ExtraRow] = []
+    problems: list[str] = []
+    for line in output.splitlines():
+        if not line.startswith(ROW_MARKER):
+            continue
+        try:
+            data = json.loads(line[len(ROW_MARKER) :])
+            if not isinstance(data, dict) or "label" not in data:
+                raise ValueError("not an object with a label")
+        except ValueError as error:
+            problems.append(f"{script}: unreadable row ({error}): {line[:200]}")
+            continue
+        ok = data.get("ok")
+        rows.append(
+            ExtraRow(
+                script=script,
+                label=str(data["label"]),
+                value=_figure(data, "value"),
+                baseline=_figure(data, "baseline"),
+                ratio=_number(data.get("ratio")),
+                goal=_number(data.get("goal")),
+                ok=ok if isinstance(ok, bool) else None,
+                note=str(data.get("note") or ""),
+            )
+        )
+    return rows, problems
+
+
+def run_sub_scripts(large_url: str) -> tuple[list[ExtraRow], list[str]]:
+    """Run each other bench script against the large database; collect its rows. A script
+    that fails is reported, not fatal."""
+    rows: list[ExtraRow] = []
+    failures: list[str] = []
+    env = {**os.environ, "DATABASE_URL": large_url}
+    for name in SUB_SCRIPTS:
+        path = ROOT / "bench" / name
+        if not path.exists():
+            continue
+        say(f"running bench/{name}")
+        started = time.monotonic()
+        try:
+            result = subprocess.run(
+                [PYTHON, str(path)],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=SUB_SCRIPT_TIMEOUT,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as error:
+            output = error.stdout if isinstance(error.stdout, str) else ""
+            found, problems = parse_rows(name, output)
+            rows += found
+            failures += [*problems, f"bench/{name}: no result within {SUB_SCRIPT_TIMEOUT}s"]
+            continue
+        found, problems = parse_rows(name, result.stdout)
+        rows += found
+        failures += problems
+        if result.returncode != 0:
+            detail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-15:])
+            failures.append(f"bench/{name} failed (exit {result.returncode}):\n{detail}")
+        elif not found:
+            failures.append(f"bench/{name} printed no {ROW_MARKER.strip()} lines")
+        say(f"bench/{name}: {len(found)} rows in {time.monotonic() - started:.0f}s")
+    return rows, failures
+
+
 # Report ---------------------------------------------------------------------------------
+
+
+def mark(ok: bool | None) -> str:
+    return "" if ok is None else ("✓" if ok else "✗")
 
 
 def print_table(
@@ -455,26 +666,53 @@ def print_table(
     results: dict[str, WrkResult],
     large: DatabaseReport,
     small: DatabaseReport,
+    extra: list[ExtraRow],
 ) -> None:
     floor = results["/healthz"].requests_per_second
-    width = max(len(t.label) for t in targets) + 2
+    width = max([len(t.label) for t in targets] + [len(r.label) for r in extra] + [20]) + 2
     print()
     print(
         f"{'endpoint':<{width}}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
-        f"{'queries (large/small)':>24}{'vs /healthz':>13}{'goal':>6}{'errors':>8}"
+        f"{'queries L/S':>13}{'ratio':>8}{'goal':>7}{'ok':>4}{'errors':>8}"
     )
     for target in targets:
         result = results[target.label]
         ratio = result.requests_per_second / floor if floor else 0.0
-        is_floor = target.label == "/healthz"
-        goal = "" if is_floor else ("✓" if ratio >= GOAL_RATIO else "✗")
+        goal = f"{target.goal:.0%}" if target.goal is not None else ""
+        ok = None if target.goal is None else ratio >= target.goal
         counts = f"{large.queries[target.label]} / {small.queries[target.label]}"
         print(
             f"{target.label:<{width}}{result.requests_per_second:>9.1f}{result.p50_ms:>9.1f}"
-            f"{result.p99_ms:>9.1f}{counts:>24}{ratio:>12.0%} {goal:>5}{result.errors:>8}"
+            f"{result.p99_ms:>9.1f}{counts:>13}{ratio:>8.0%}{goal:>7}{mark(ok):>4}"
+            f"{result.errors:>8}"
         )
+    if extra:
+        print()
+        print(
+            f"{'other benchmarks':<{width}}{'value':>14}{'baseline':>14}"
+            f"{'ratio':>8}{'goal':>7}{'ok':>4}"
+        )
+        for row in extra:
+            shown_ratio = f"{row.ratio:.2f}" if row.ratio is not None else ""
+            shown_goal = f"{row.goal:g}" if row.goal is not None else ""
+            print(
+                f"{row.label:<{width}}{row.value:>14}{row.baseline:>14}"
+                f"{shown_ratio:>8}{shown_goal:>7}"
+                f"{mark(row.ok):>4}  {row.note}"
+            )
     print()
-    print(f"goal: each page at least {GOAL_RATIO:.0%} of /healthz throughput (informational)")
+    met = sum(
+        1
+        for t in targets
+        if t.goal is not None and floor and results[t.label].requests_per_second / floor >= t.goal
+    )
+    goals = sum(1 for t in targets if t.goal is not None)
+    extra_met = sum(1 for r in extra if r.ok)
+    extra_goals = sum(1 for r in extra if r.ok is not None)
+    print(
+        f"goals met: {met}/{goals} endpoints (ratio = req/s ÷ /healthz req/s in the same rounds)"
+        + (f", {extra_met}/{extra_goals} other benchmarks" if extra else "")
+    )
     for target in targets:
         if target.note:
             print(f"{target.label}: {target.path}  {target.note}")
@@ -495,13 +733,18 @@ def bench(args: argparse.Namespace) -> int:
     if not shutil.which("wrk"):
         raise BenchError("wrk is not installed (apt-get install wrk)")
     seconds = 3 if args.quick else args.duration
+    rounds = max(1, min(args.rounds, seconds))
+    per_round = max(1, round(seconds / rounds))
 
     large_url = ensure_database(base_url, LARGE_DB, rebuild=args.rebuild)
     small_url = ensure_database(base_url, SMALL_DB, rebuild=args.rebuild)
+    ensure_scorecard(large_url, LARGE_DB)
+    ensure_scorecard(small_url, SMALL_DB)
+    large_token = api_token(large_url)
 
-    say("counting queries per page (Django test client, warm, logged in as leader)")
-    large = count_queries(large_url)
-    small = count_queries(small_url)
+    say(f"counting queries per endpoint (Django test client, warm, as {USERNAME})")
+    large = count_queries(large_url, large_token)
+    small = count_queries(small_url, api_token(small_url))
     targets = large.targets
 
     with tempfile.TemporaryDirectory(prefix="parity-bench-") as tmp:
@@ -509,29 +752,48 @@ def bench(args: argparse.Namespace) -> int:
         script.write_text(WRK_STATUS_SCRIPT)
         with gunicorn(large_url, args.workers, Path(tmp) / "gunicorn.log") as base:
             cookie = login(base)
+            headers = {
+                t.label: {"Authorization": f"Bearer {large_token}"} if t.api else {"Cookie": cookie}
+                for t in targets
+            }
             for target in targets:
-                status = http_status(base + target.path, cookie)
+                status = http_status(base + target.path, headers[target.label])
                 if status != 200:
                     raise BenchError(f"GET {target.path} answered {status}, expected 200")
-            results: dict[str, WrkResult] = {}
+            options = {"threads": args.threads, "connections": args.connections}
             for target in targets:
-                options = {"threads": args.threads, "connections": args.connections}
-                # Warm both workers (templates, connections) before the measured run.
-                run_wrk(base + target.path, cookie, **options, seconds=1, script=script)
-                say(f"wrk {seconds}s {target.label}")
-                results[target.label] = run_wrk(
-                    base + target.path, cookie, **options, seconds=seconds, script=script
+                # Warm both workers (templates, connections) before the measured rounds.
+                run_wrk(
+                    base + target.path, headers[target.label], **options, seconds=1, script=script
                 )
+            measured: dict[str, list[WrkResult]] = {t.label: [] for t in targets}
+            for n in range(1, rounds + 1):
+                say(f"round {n}/{rounds}: wrk {per_round}s on each of {len(targets)} endpoints")
+                for target in targets:
+                    measured[target.label].append(
+                        run_wrk(
+                            base + target.path,
+                            headers[target.label],
+                            **options,
+                            seconds=per_round,
+                            script=script,
+                        )
+                    )
+            results = {label: combine(r, per_round * len(r)) for label, r in measured.items()}
+
+    extra, failures = run_sub_scripts(large_url) if not args.no_extra else ([], [])
 
     print()
     print(
         f"gunicorn {args.workers} sync workers · wrk {args.threads} threads, "
-        f"{args.connections} connections, {seconds}s per endpoint · "
+        f"{args.connections} connections, {rounds} rounds of {per_round}s per endpoint · "
         f"large: {large.accounts:,} accounts, {large.engagements:,} engagements · "
         f"small: {small.accounts:,} accounts, {small.engagements:,} engagements"
     )
-    print_table(targets, results, large, small)
-    return 1 if any(r.errors for r in results.values()) else 0
+    print_table(targets, results, large, small, extra)
+    for failure in failures:
+        print(f"FAILED {failure}")
+    return 1 if failures or any(r.errors for r in results.values()) else 0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -539,7 +801,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="bench/run.py", description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="3s per endpoint")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per endpoint")
+    parser.add_argument("--duration", type=int, default=12, help="seconds per endpoint")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds the duration is split into"
+    )
+    parser.add_argument(
+        "--no-extra", action="store_true", help="skip the other bench scripts in bench/"
+    )
     parser.add_argument("--connections", type=int, default=8, help="wrk connections")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
