@@ -73,7 +73,8 @@ class AttributeForm(VersionedFormMixin, StyledFormMixin, forms.ModelForm):
 
     class Meta:
         model = ProfileAttribute
-        fields = ["category", "description", "weight"]
+        # The description first: the row gives its first field the wide column.
+        fields = ["description", "category", "weight"]
         labels = {"description": "Attribute"}
 
 

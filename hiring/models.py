@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
+from django.utils.text import Truncator
 
 from tcp.models import Role, User, VersionedModel
 
@@ -147,7 +148,7 @@ class Question(models.Model):
         ordering = ["pk"]
 
     def __str__(self) -> str:
-        return self.text[:80]
+        return Truncator(self.text).chars(80)
 
     def measure_labels(self) -> list[str]:
         return [Measure(m).label for m in self.measures if m in Measure.values]

@@ -804,7 +804,9 @@ def opening_panel(request: AuthedRequest, uuid: Any) -> HttpResponse:
                 return redirect("hiring:opening", uuid=opening.uuid)
     context = {"opening": opening, "form": form, "removed": removed}
     if request.htmx and not request.htmx.boosted:
-        # The form (or the question) replaces itself; only a saved panel replaces the card.
-        return retarget(render(request, "hiring/panel.html#panel_form", context), "#panel-form")
+        response = render(request, "hiring/panel.html#panel_form", context)
+        # A refused form (or the question) replaces itself; only a saved panel replaces
+        # the card. The form fetched with GET goes where its link says.
+        return retarget(response, "#panel-form") if request.method == "POST" else response
     failed = request.method == "POST" and not removed
     return render(request, "hiring/panel.html", context, status=400 if failed else 200)

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from certification.models import Enrollment
 from hiring import services
-from hiring.models import Candidate, Opening, Stage
+from hiring.models import Candidate, JobProfile, Opening, Stage
 from tcp.models import Role, User
 from tests.factories import PASSWORD, UserFactory
 
@@ -185,37 +185,129 @@ def test_a_panel_scores_an_audition_and_the_hire_appears_in_the_certification_te
     page.get_by_role("button", name="Apply").click()
     expect(page.get_by_text("Stage: Decision")).to_be_visible()
     hire = page.locator("section", has=page.get_by_role("heading", name="Hire", exact=True))
+    # A username taken already is refused beside the field, in place.
+    hire.get_by_label("Username").fill("priya")
+    hire.get_by_label("Why this candidate").fill("Strongest interview and audition of the two.")
+    page.get_by_role("button", name="Hire Grace Hopper").click()
+    expect(hire.get_by_text("Someone already has this username.")).to_be_visible()
+    expect(page.get_by_text("Stage: Decision")).to_be_visible()
     hire.get_by_label("Username").fill("grace.hopper")
-    # Both the pipeline and the hire form have a field "reason" with the same id, so the
-    # label "Why this candidate" points at the pipeline's box: type in the hire form's own.
-    hire.locator("textarea").fill("Strongest interview and audition of the two.")
+    # The new colleague reports to the opening's hiring manager unless another is chosen.
+    expect(hire.get_by_label("Reports to")).to_have_value(str(manager.pk))
     page.screenshot(path=str(artifacts_dir / "hire-form.png"), full_page=True)
     page.get_by_role("button", name="Hire Grace Hopper").click()
     expect(
-        page.get_by_text("is hired as grace.hopper and enrolled in certification")
+        page.get_by_text("is hired as grace.hopper, reports to Harper Quinn, and is enrolled")
     ).to_be_visible()
     expect(page.get_by_text("Stage: Hired")).to_be_visible()
-    expect(page.locator("main")).to_contain_text("now grace.hopper")
+    expect(page.locator("main")).to_contain_text("now grace.hopper, reporting to Harper Quinn")
     page.screenshot(path=str(artifacts_dir / "hired.png"), full_page=True)
-    _sign_out(page)
 
     hired = User.objects.get(username="grace.hopper")
-    assert (hired.first_name, hired.last_name, hired.roles) == (
+    assert (hired.first_name, hired.last_name, hired.roles, hired.manager) == (
         "Grace",
         "Hopper",
         [Role.ACCOUNT_MANAGER],
+        manager,
     )
     assert Enrollment.objects.filter(person=hired, closed_on__isnull=True).count() == 1
     grace.refresh_from_db()
     assert (grace.stage, grace.hired_user, grace.decided_by) == (Stage.HIRED, hired, manager)
     assert Candidate.objects.get(pk=ada.pk).stage == Stage.AUDITION
 
-    # Sales leadership sees everyone enrolled, the new colleague among them.
-    _sign_in(page, base, "sam")
+    # Harper now manages Grace: she is in Harper's own certification team.
     page.get_by_role("link", name="Certification").click()
     page.get_by_role("link", name="Team").click()
     expect(page.get_by_role("heading", name="Team certification")).to_be_visible()
+    expect(page.get_by_text("The people who report to you")).to_be_visible()
     row = page.locator("#results tbody tr", has_text="Grace Hopper")
     expect(row).to_have_count(1)
     expect(row).to_contain_text("0 of")
     page.screenshot(path=str(artifacts_dir / "certification-team.png"), full_page=True)
+    _sign_out(page)
+
+    # Sales leadership sees everyone enrolled, the new colleague among them, with her manager.
+    _sign_in(page, base, "sam")
+    page.goto(f"{base}/certification/team/")
+    row = page.locator("#results tbody tr", has_text="Grace Hopper")
+    expect(row).to_contain_text("Harper Quinn")
+
+
+def test_a_hiring_manager_shapes_a_profile_and_the_panel_in_place(
+    live_server: object, page: Page, artifacts_dir: Path
+) -> None:
+    manager = UserFactory.create(
+        username="harper", first_name="Harper", last_name="Quinn", roles=[Role.HIRING_MANAGER]
+    )
+    priya = UserFactory.create(
+        username="priya", first_name="Priya", last_name="Shah", roles=[Role.DELIVERY_MANAGER]
+    )
+    omar = UserFactory.create(
+        username="omar", first_name="Omar", last_name="Haddad", roles=[Role.DELIVERY_MANAGER]
+    )
+    services.question_bank_install(actor=manager)
+    base = str(live_server)
+    _sign_in(page, base, "harper")
+    page.goto(f"{base}/hiring/")
+    page.get_by_role("link", name="Job profiles and interview plans").click()
+    expect(page.get_by_text("No job profiles yet")).to_be_visible()
+    page.get_by_label("Title").fill("Technical seller, health")
+    page.get_by_label("Objectives").fill("Win clinical and IT buyers; own the relationship.")
+    page.get_by_role("button", name="Create the profile").click()
+    expect(page.get_by_role("heading", name="Technical seller, health")).to_be_visible()
+    expect(page.get_by_text("No attribute yet: interviews cannot be weighted.")).to_be_visible()
+
+    # An attribute added, then its weight changed as one types: the weights follow.
+    add = page.locator("#attribute-add")
+    add.get_by_label("Category").select_option("technical")
+    add.get_by_label("Attribute").fill("Explains integration on a whiteboard")
+    add.get_by_label("Weight").fill("4")
+    add.get_by_role("button", name="Add attribute").click()
+    card = page.locator("#attribute-list .row-card").first
+    expect(card.get_by_label("Attribute")).to_have_value("Explains integration on a whiteboard")
+    weights = page.locator("#profile-weights")
+    expect(weights.get_by_role("row", name="Technical 4 100%")).to_be_visible()
+    card.get_by_label("Weight").fill("12")
+    expect(card.get_by_text("Give a whole number from 1 to 10.")).to_be_visible()
+    card.get_by_label("Weight").fill("6")
+    expect(card.locator(".save-status")).to_contain_text("Saved")
+    expect(weights.get_by_role("row", name="Technical 6 100%")).to_be_visible()
+
+    # A question from the bank, found by a word, goes into the plan with its guidance.
+    page.get_by_label("Search the bank").fill("whiteboard")
+    bank = page.locator("#bank")
+    expect(bank.locator("li")).to_have_count(1)
+    bank.get_by_role("button", name="Add to the plan").click()
+    plan = page.locator("#plan-list")
+    expect(plan.locator("li")).to_have_count(1)
+    expect(plan).to_contain_text("Describe a technology solution you helped put in place")
+    expect(plan).to_contain_text("Look for:")
+    expect(page.get_by_text("Added to the plan")).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "profile.png"), full_page=True)
+    # Taking it out asks first.
+    page.once("dialog", lambda dialog: dialog.accept())
+    plan.get_by_role("link", name="Remove").click()
+    expect(page.get_by_text("No questions planned yet")).to_be_visible()
+    profile = JobProfile.objects.get()
+    assert profile.attributes.get().weight == 6
+    assert not profile.plan.exists()
+
+    # The opening's panel: Priya and Omar first, then Omar taken off after a warning.
+    opening = services.opening_create(
+        title="Technical seller, health",
+        profile=profile,
+        role=Role.ACCOUNT_MANAGER,
+        hiring_manager=manager,
+        panel=[priya, omar],
+        actor=manager,
+    )
+    page.goto(f"{base}/hiring/openings/{opening.uuid}/")
+    page.get_by_role("link", name="Change the panel").click()
+    page.get_by_label("Omar Haddad").uncheck()
+    page.get_by_role("button", name="Save the panel").click()
+    expect(page.get_by_text("Take Omar Haddad off the panel?")).to_be_visible()
+    page.screenshot(path=str(artifacts_dir / "panel-confirm.png"), full_page=True)
+    page.get_by_role("button", name="Yes, save the panel").click()
+    expect(page.get_by_text("Panel saved.")).to_be_visible()
+    expect(page.locator("#panel-members li")).to_have_text(["Priya Shah"])
+    assert list(opening.panel.all()) == [priya]
