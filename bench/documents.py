@@ -8,7 +8,7 @@ For the busiest account (the most milestones), it measures in one run:
    figures, template them into HTML, convert to PDF, store the file), and its queries;
 2. WeasyPrint alone converting the same finished HTML to PDF.
 
-Each is the median of several warm runs. It prints `BENCH-ROW {json}` lines for bench/run.py
+Each is the median of several warm runs, the two interleaved. It prints `BENCH-ROW {json}` lines for bench/run.py
 and a readable table, then deletes the documents it made.
 """
 
@@ -74,16 +74,15 @@ def main() -> int:
     try:
         _, _, warm = whole_job()  # imports, templates and fonts loaded once, as in a worker
         made.append(warm.pk)
-        totals, counts = [], []
+        totals, counts, alone = [], [], []
+        # Interleaved, so a busy moment of the machine weighs on both sides alike.
         for _ in range(RUNS):
             seconds, count, document = whole_job()
             made.append(document.pk)
             totals.append(seconds)
             counts.append(count)
-        assert document.snapshot is not None
-        html = document_html(document.snapshot)
-        alone = []
-        for _ in range(RUNS):
+            assert document.snapshot is not None
+            html = document_html(document.snapshot)
             started = time.perf_counter()
             html_to_pdf(html)
             alone.append(time.perf_counter() - started)
