@@ -8,8 +8,8 @@ For the busiest account (the most milestones), it measures in one run:
    figures, template them into HTML, convert to PDF, store the file), and its queries;
 2. WeasyPrint alone converting the same finished HTML to PDF.
 
-Each is the median of several warm runs, the two interleaved. It prints `BENCH-ROW {json}` lines for bench/run.py
-and a readable table, then deletes the documents it made.
+Each is the median of several warm runs, the two taken in turn. It prints `BENCH-ROW {json}`
+lines for bench/run.py and a readable table, then deletes the documents it made.
 """
 
 from __future__ import annotations
