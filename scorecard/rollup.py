@@ -49,7 +49,7 @@ STOCK = frozenset(
 _AT_EVENT = """
     CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS k(kind)
     JOIN sc_periods p ON p.events AND p.kind = k.kind
-        AND p.start = date_trunc(k.kind, src.day)::date"""
+        AND p.start = date_trunc(k.kind, src.day::timestamp)::date"""
 # Each source row is a month end: it is E of every requested period ending in that month.
 _AT_END = """
     JOIN sc_periods p ON p.end_month = src.day"""
@@ -57,47 +57,74 @@ _AT_END = """
 # The organisation and each breakdown in one pass. The account's fields and the lead are
 # never NULL, so in each grouping set exactly one of them is set (none for the total).
 _SETS = {
-    "all": ["acc.industry", "acc.region", "acc.segment", "src.lead_id"],
-    "account": ["acc.industry", "acc.region", "acc.segment"],
+    "all": ["src.industry", "src.region", "src.segment", "src.lead_id"],
+    "account": ["src.industry", "src.region", "src.segment"],
 }
 _NAMES = {
-    "acc.industry": "industry",
-    "acc.region": "region",
-    "acc.segment": "segment",
+    "src.industry": "industry",
+    "src.region": "region",
+    "src.segment": "segment",
     "src.lead_id": "commercial_lead",
 }
 
 
-def _grouped(src: str, aggregates: str, *, at: str, dims: str = "all", where: str = "") -> str:
-    """SQL: (kind, start, dimension, dim_value, <aggregates>) for the rows of `src`, which
-    has the columns eng (engagement id), account_id, lead_id and day. The product-line
-    breakdown joins each row once per line of its engagement, like the reference does."""
-    join = _AT_EVENT if at == "event" else _AT_END
+def _breakdowns(keys: list[str], aggregates: str, dims: str) -> str:
+    """SQL over the rows `b` (the source with its period and account fields): `keys`, the
+    dimension and its value, and `aggregates`, for the organisation and every breakdown.
+    The product-line breakdown joins each row once per line of its engagement, as the
+    reference does."""
     columns = _SETS[dims]
-    sets = ", ".join(["(p.kind, p.start)", *(f"(p.kind, p.start, {column})" for column in columns)])
+    key_sql = ", ".join(keys)
+    sets = ", ".join([f"({key_sql})", *(f"({key_sql}, {column})" for column in columns)])
     name = "CASE " + " ".join(
         f"WHEN GROUPING({column}) = 0 THEN '{_NAMES[column]}'" for column in columns
     )
     value = "coalesce(" + ", ".join(f"{column}::text" for column in columns) + ", '')"
-    where_sql = f"WHERE {where}" if where else ""
     main = f"""
-        SELECT p.kind, p.start, {name} ELSE '' END AS dimension, {value} AS dim_value,
-            {aggregates}
-        FROM ({src}) AS src
-        JOIN engagements_account acc ON acc.id = src.account_id
-        {join}
-        {where_sql}
+        SELECT {key_sql}, {name} ELSE '' END AS dimension, {value} AS dim_value, {aggregates}
+        FROM b AS src
         GROUP BY GROUPING SETS ({sets})"""
     if dims != "all":
         return main
-    lines = f"""
-        SELECT p.kind, p.start, 'product_line', pl.productline_id::text, {aggregates}
-        FROM ({src}) AS src
+    return f"""{main}
+        UNION ALL
+        SELECT {key_sql}, 'product_line', pl.productline_id::text, {aggregates}
+        FROM b AS src
         JOIN engagements_engagement_product_lines pl ON pl.engagement_id = src.eng
-        {join}
-        {where_sql}
-        GROUP BY p.kind, p.start, pl.productline_id"""
-    return f"{main} UNION ALL {lines}"
+        GROUP BY {key_sql}, pl.productline_id"""
+
+
+def _bucket(src: str, *, at: str, where: str = "", params: dict[str, Any]) -> None:
+    """Materialize the rows of `src` (columns eng, account_id, lead_id, day, ...) joined to
+    their periods as the table `b`, with p_kind, p_start and the account's fields. A table
+    with fresh statistics, rather than a CTE, lets the planner see how many rows there are
+    and group them by hashing. `where` sees the row as src."""
+    join = _AT_EVENT if at == "event" else _AT_END
+    where_sql = f"WHERE {where}" if where else ""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS b")
+        cursor.execute(
+            f"""
+            CREATE TEMP TABLE b ON COMMIT DROP AS
+            SELECT * FROM (
+                SELECT src.*, p.kind AS p_kind, p.start AS p_start,
+                    acc.industry, acc.region, acc.segment
+                FROM ({src}) AS src
+                JOIN engagements_account acc ON acc.id = src.account_id
+                {join}
+            ) AS src
+            {where_sql}""",
+            params,
+        )
+        cursor.execute("ANALYZE b")
+
+
+def _grouped(src: str, aggregates: str, *, at: str, params: dict[str, Any], where: str = "") -> str:
+    """SQL: (kind, start, dimension, dim_value, <aggregates>) for the rows of `src` (see
+    _bucket); aggregates see the row as src, its period as src.p_kind and src.p_start."""
+    _bucket(src, at=at, where=where, params=params)
+    body = _breakdowns(["src.p_kind", "src.p_start"], aggregates, "all")
+    return f"SELECT g.*, g.p_kind AS kind, g.p_start AS start FROM ({body}) AS g"
 
 
 def _insert(grouped: str, rows: dict[str, tuple[str, str, str]], params: dict[str, Any]) -> None:
@@ -122,6 +149,8 @@ def _ensure_tables(work: dict[Period, set[str] | None]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             """
+            SET LOCAL jit = off;
+            SET LOCAL work_mem = '64MB';
             DROP TABLE IF EXISTS sc_periods, sc_scope, sc_computed, sc_cum;
             CREATE TEMP TABLE sc_periods (
                 kind text, start date, "end" date, end_month date, start_month date,
@@ -176,7 +205,7 @@ def _completed(params: dict[str, Any]) -> None:
     aggregates = """count(*) AS n, count(*) FILTER (WHERE src.scope_ok) AS accurate,
         count(*) FILTER (WHERE src.on_time) AS on_time"""
     _insert(
-        _grouped(src, aggregates, at="event"),
+        _grouped(src, aggregates, at="event", params=params),
         {
             "deal_scope_accuracy": ("g.accurate", "g.n", "g.n > 0"),
             "timeline_adherence": ("g.on_time", "g.n", "g.n > 0"),
@@ -202,8 +231,8 @@ def _closed(params: dict[str, Any]) -> None:
             GROUP BY engagement_id
         ) lc ON lc.engagement_id = e.id
         WHERE d.day IS NOT NULL"""
-    won = "coalesce(date_trunc(k.kind, src.signed)::date = p.start, false)"
-    lost = "coalesce(date_trunc(k.kind, src.lost)::date = p.start, false)"
+    won = "coalesce(date_trunc(src.p_kind, src.signed::timestamp)::date = src.p_start, false)"
+    lost = "coalesce(date_trunc(src.p_kind, src.lost::timestamp)::date = src.p_start, false)"
     where = f"NOT (src.second AND {won})"
     aggregates = f"""count(*) AS n, count(*) FILTER (WHERE {won}) AS won,
         coalesce(sum(src.value), 0) AS value, coalesce(sum(src.value) FILTER (WHERE {won}), 0)
@@ -218,7 +247,7 @@ def _closed(params: dict[str, Any]) -> None:
         count(*) FILTER (WHERE {lost}) AS lost,
         coalesce(sum(src.value) FILTER (WHERE {lost}), 0) AS value_lost"""
     _insert(
-        _grouped(src, aggregates, at="event", where=where),
+        _grouped(src, aggregates, at="event", params=params, where=where),
         {
             "win_rate": ("g.won", "g.n", "g.n > 0"),
             "win_rate_value": ("g.value_won", "g.value", "g.n > 0"),
@@ -240,7 +269,7 @@ def _poc(params: dict[str, Any]) -> None:
         WHERE e.poc_concluded_on IS NOT NULL AND e.poc IN ('successful', 'failed')"""
     aggregates = "count(*) AS n, count(*) FILTER (WHERE src.success) AS success"
     _insert(
-        _grouped(src, aggregates, at="event"),
+        _grouped(src, aggregates, at="event", params=params),
         {"poc_success": ("g.success", "g.n", "g.n > 0")},
         params,
     )
@@ -257,7 +286,7 @@ def _participation(params: dict[str, Any]) -> None:
         WHERE m.critical AND m.held_on IS NOT NULL"""
     aggregates = "count(*) AS n, count(*) FILTER (WHERE src.contributed) AS contributed"
     _insert(
-        _grouped(src, aggregates, at="event"),
+        _grouped(src, aggregates, at="event", params=params),
         {"delivery_participation": ("g.contributed", "g.n", "g.n > 0")},
         params,
     )
@@ -276,7 +305,7 @@ def _discovery(params: dict[str, Any]) -> None:
         WHERE s.to_stage = 'proposal' AND s."on" >= %(adoption)s"""
     aggregates = "count(*) AS n, count(*) FILTER (WHERE src.analysed) AS analysed"
     _insert(
-        _grouped(src, aggregates, at="event"),
+        _grouped(src, aggregates, at="event", params=params),
         {"discovery_compliance": ("g.analysed", "g.n", "g.n > 0")},
         params,
     )
@@ -295,7 +324,7 @@ def _ratings(params: dict[str, Any]) -> None:
         count(*) FILTER (WHERE src.recommend_score >= 9)
             - count(*) FILTER (WHERE src.recommend_score <= 6) AS nps"""
     _insert(
-        _grouped(src, aggregates, at="event"),
+        _grouped(src, aggregates, at="event", params=params),
         {
             "delivery_gap": ("g.gap", "g.n", "g.n > 0"),
             "client_satisfaction": ("g.rating", "g.n", "g.n > 0"),
@@ -313,11 +342,47 @@ _REVENUE_SRC = """
 
 
 def _revenue(params: dict[str, Any], ctx: Context, wanted: bool) -> None:
-    aggregates = """count(*) AS n, sum(src.revenue) AS revenue,
-        sum(src.revenue - src.cost) AS profit, count(DISTINCT src.account_id) AS accounts"""
-    grouped = _grouped(_REVENUE_SRC, aggregates, at="event")
+    # Accounts with revenue are counted once per period and breakdown: rows are first
+    # summed per period, account and lead, and `first` marks one row per period and
+    # account (a lead's breakdown counts all its rows, one per account already).
+    _bucket(_REVENUE_SRC, at="event", params=params)
+    per_account = """
+        SELECT p_kind, p_start, account_id, lead_id, industry, region, segment,
+            count(*) AS n, sum(revenue) AS revenue, sum(revenue - cost) AS profit,
+            row_number() OVER (PARTITION BY p_kind, p_start, account_id ORDER BY lead_id) = 1
+                AS first
+        FROM b GROUP BY p_kind, p_start, account_id, lead_id, industry, region, segment"""
+    columns = _SETS["all"]
+    keys = "src.p_kind, src.p_start"
+    sets = ", ".join([f"({keys})", *(f"({keys}, {column})" for column in columns)])
+    name = "CASE " + " ".join(
+        f"WHEN GROUPING({column}) = 0 THEN '{_NAMES[column]}'" for column in columns
+    )
+    value = "coalesce(" + ", ".join(f"{column}::text" for column in columns) + ", '')"
+    sql = f"""
+        CREATE TEMP TABLE sc_revenue ON COMMIT DROP AS
+        SELECT src.p_kind AS kind, src.p_start AS start, {name} ELSE '' END AS dimension,
+            {value} AS dim_value, sum(src.n) AS n, sum(src.revenue) AS revenue,
+            sum(src.profit) AS profit,
+            CASE WHEN GROUPING(src.lead_id) = 0 THEN count(*)
+                ELSE count(*) FILTER (WHERE src.first) END AS accounts
+        FROM ({per_account}) AS src
+        GROUP BY GROUPING SETS ({sets})
+        UNION ALL
+        SELECT p_kind, p_start, 'product_line', line::text, sum(n), sum(revenue),
+            sum(profit), count(*)
+        FROM (
+            SELECT b.p_kind, b.p_start, pl.productline_id AS line, b.account_id,
+                count(*) AS n, sum(b.revenue) AS revenue, sum(b.revenue - b.cost) AS profit
+            FROM b JOIN engagements_engagement_product_lines pl ON pl.engagement_id = b.eng
+            GROUP BY b.p_kind, b.p_start, pl.productline_id, b.account_id
+        ) AS lines
+        GROUP BY p_kind, p_start, line"""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS sc_revenue")
+        cursor.execute(sql)
     _insert(
-        grouped,
+        "SELECT * FROM sc_revenue",
         {
             "revenue": ("coalesce(g.revenue, 0)", "g.n", "g.n > 0"),
             "profit": ("coalesce(g.profit, 0)", "g.n", "g.n > 0"),
@@ -330,8 +395,7 @@ def _revenue(params: dict[str, Any], ctx: Context, wanted: bool) -> None:
     # arithmetic stays in Python, on the few grouped rows, so it is the reference's own.
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT kind, start, dimension, dim_value, revenue, accounts FROM ({grouped}) g",
-            params,
+            "SELECT kind, start, dimension, dim_value, revenue, accounts FROM sc_revenue"
         )
         rows = cursor.fetchall()
     kpi = kpis.REGISTRY["revenue_per_account"]
@@ -389,7 +453,7 @@ def _backlog(params: dict[str, Any]) -> None:
         WHERE e.contract_signed_on IS NOT NULL"""
     aggregates = "count(*) AS n, sum(src.unrecognised) AS left_over"
     _insert(
-        _grouped(src, aggregates, at="end"),
+        _grouped(src, aggregates, at="end", params=params),
         {"backlog": ("coalesce(g.left_over, 0)", "g.n", "g.n > 0")},
         params,
     )
@@ -399,31 +463,16 @@ def _running(part: str, deltas: str, dims: str, params: dict[str, Any]) -> None:
     """Store in sc_cum the running totals (a, b) of `deltas` (rows of eng, account_id,
     lead_id, day = a month, a, b) per breakdown value at the end of every month of the grid.
     Changes before the grid count at its first month."""
-    columns = _SETS[dims]
-    sets = ", ".join(["(src.day)", *(f"(src.day, {column})" for column in columns)])
-    name = "CASE " + " ".join(
-        f"WHEN GROUPING({column}) = 0 THEN '{_NAMES[column]}'" for column in columns
-    )
-    value = "coalesce(" + ", ".join(f"{column}::text" for column in columns) + ", '')"
+    body = _breakdowns(["src.day"], "sum(src.a) AS a, sum(src.b) AS b", dims)
     grouped = f"""
-        SELECT src.day AS m, {name} ELSE '' END AS dimension, {value} AS dim_value,
-            sum(src.a) AS a, sum(src.b) AS b
-        FROM (
-            SELECT eng, account_id, lead_id, greatest(day, %(grid_first)s) AS day, a, b
-            FROM ({deltas}) AS d WHERE day <= %(grid_last)s
-        ) AS src
-        JOIN engagements_account acc ON acc.id = src.account_id
-        GROUP BY GROUPING SETS ({sets})"""
-    if dims == "all":
-        grouped += f"""
-        UNION ALL
-        SELECT src.day, 'product_line', pl.productline_id::text, sum(src.a), sum(src.b)
-        FROM (
-            SELECT eng, greatest(day, %(grid_first)s) AS day, a, b
-            FROM ({deltas}) AS d WHERE day <= %(grid_last)s
-        ) AS src
-        JOIN engagements_engagement_product_lines pl ON pl.engagement_id = src.eng
-        GROUP BY src.day, pl.productline_id"""
+        WITH b AS MATERIALIZED (
+            SELECT d.eng, d.lead_id, greatest(d.day, %(grid_first)s) AS day, d.a, d.b,
+                acc.industry, acc.region, acc.segment
+            FROM ({deltas}) AS d
+            JOIN engagements_account acc ON acc.id = d.account_id
+            WHERE d.day <= %(grid_last)s
+        )
+        SELECT g.day AS m, g.dimension, g.dim_value, g.a, g.b FROM ({body}) AS g"""
     # The changes go into a table of their own first: the planner then knows their size and
     # joins them to the grid of months by hashing.
     dense = """

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import io
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,6 +23,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from openpyxl import Workbook
+from openpyxl.styles import Font
 
 from engagements.models import Engagement
 from scorecard import charts, services
@@ -66,13 +69,49 @@ def _kpi(key: str) -> Kpi:
     return kpi
 
 
-def _csv(filename: str, header: list[str], rows: list[list[object]]) -> HttpResponse:
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    writer = csv.writer(response)
-    writer.writerow(header)
-    writer.writerows(rows)
+Cell = str | Decimal | None
+EXPORTS = ("csv", "xlsx")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _export(fmt: str, name: str, header: list[str], rows: list[list[Cell]]) -> HttpResponse:
+    """A table as a download: CSV, or an XLSX workbook whose figures are numbers (so a
+    spreadsheet can sum and chart them), not text."""
+    if fmt == "xlsx":
+        workbook = Workbook()
+        sheet = workbook.active
+        assert sheet is not None
+        sheet.title = name[:31]  # the longest sheet name Excel accepts
+        sheet.append(header)
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for row in rows:
+            sheet.append(row)
+        for column, title in zip(sheet.columns, header, strict=False):
+            width = max([len(title), *(len(_plain_cell(c.value)) for c in column)])
+            sheet.column_dimensions[column[0].column_letter].width = min(60, width + 2)
+        sheet.freeze_panes = "A2"
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        response = HttpResponse(buffer.getvalue(), content_type=XLSX)
+    else:
+        response = HttpResponse(content_type="text/csv; charset=utf-8")
+        writer = csv.writer(response)
+        writer.writerow(header)
+        writer.writerows([[_plain_cell(cell) for cell in row] for row in rows])
+    response["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
     return response
+
+
+def _plain_cell(value: object) -> str:
+    if isinstance(value, Decimal):
+        return _plain(value)
+    return "" if value is None else str(value)
+
+
+def _wanted_export(request: AuthedRequest) -> str:
+    fmt = request.GET.get("format", "")
+    return fmt if fmt in EXPORTS else ""
 
 
 def _svg(svg: str) -> HttpResponse:
@@ -100,18 +139,20 @@ def scorecard(request: AuthedRequest) -> HttpResponse:
         slice_value=part.value,
         breakdown=breakdown,
     )
-    if request.GET.get("format") == "csv":
-        return _csv(
-            f"scorecard-{period.kind}-{period.start}.csv",
+    fmt = _wanted_export(request)
+    if fmt:
+        return _export(
+            fmt,
+            f"scorecard-{period.kind}-{period.start}",
             ["perspective", "kpi", "value", "numerator", "denominator", "target", "status"],
             [
                 [
                     Perspective(line.kpi.perspective).label,
                     line.kpi.name,
-                    _plain(line.figure.value) if line.figure else "",
-                    _plain(line.figure.numerator) if line.figure else "",
-                    _plain(line.figure.denominator) if line.figure else "",
-                    _plain(line.target.target) if line.target else "",
+                    line.figure.value if line.figure else None,
+                    line.figure.numerator if line.figure else None,
+                    line.figure.denominator if line.figure else None,
+                    line.target.target if line.target else None,
                     line.status or "",
                 ]
                 for line in lines
@@ -207,9 +248,9 @@ def _engagements_behind(
 def kpi_detail(request: AuthedRequest, key: str) -> HttpResponse:
     kpi = _kpi(key)
     context = _kpi_context(request, kpi)
-    table = request.GET.get("format") == "csv" and request.GET.get("table", "trend")
-    if table:
-        return _kpi_csv(request, kpi, context, str(table))
+    fmt = _wanted_export(request)
+    if fmt:
+        return _kpi_export(request, kpi, context, fmt, request.GET.get("table", "trend"))
     _, page = _engagements_behind(request, kpi, context)
     context["page"] = page
     template = "scorecard/kpi_detail.html"
@@ -218,19 +259,20 @@ def kpi_detail(request: AuthedRequest, key: str) -> HttpResponse:
     return render(request, template, context)
 
 
-def _kpi_csv(
-    request: AuthedRequest, kpi: Kpi, context: dict[str, object], table: str
+def _kpi_export(
+    request: AuthedRequest, kpi: Kpi, context: dict[str, object], fmt: str, table: str
 ) -> HttpResponse:
     period = context["period"]
     name = f"{kpi.key}-{period.kind}-{period.start}"  # type: ignore[attr-defined]
     header = ["value", "numerator", "denominator"]
+    rows: list[list[Cell]]
     if table == "breakdown":
         rows = [
-            [label, _plain(f.value), _plain(f.numerator), _plain(f.denominator)]
+            [label, f.value, f.numerator, f.denominator]
             for _, label, f in context["breakdown"]  # type: ignore[attr-defined]
         ]
         dimension = str(context["dimension"])
-        return _csv(f"{name}-{dimension}.csv", [dimension, *header], rows)
+        return _export(fmt, f"{name}-{dimension}", [dimension, *header], rows)
     if table == "engagements":
         if kpi.records is None:
             raise Http404
@@ -243,18 +285,17 @@ def _kpi_csv(
             .select_related("account", "commercial_lead")
             .order_by("-in_numerator", "account__name", "name", "pk")
         ]
-        return _csv(
-            f"{name}-engagements.csv",
+        return _export(
+            fmt,
+            f"{name}-engagements",
             ["engagement", "account", "commercial lead", "in numerator"],
             rows,
         )
     rows = [
-        [p.label, _plain(f.value), _plain(f.numerator), _plain(f.denominator)]
-        if f
-        else [p.label, "", "", ""]
+        [p.label, f.value, f.numerator, f.denominator] if f else [p.label, None, None, None]
         for p, f in context["trend"]  # type: ignore[attr-defined]
     ]
-    return _csv(f"{name}-trend.csv", ["period", *header], rows)
+    return _export(fmt, f"{name}-trend", ["period", *header], rows)
 
 
 @require_GET
@@ -312,11 +353,23 @@ def impact(request: AuthedRequest) -> HttpResponse:
         }
         for line in lines
     ]
-    if request.GET.get("format") == "csv":
-        return _csv(
-            f"tcp-impact-{pre.start}-{post.start}.csv",
-            ["kpi", "before", "after", "change"],
-            [[r["name"], r["pre"], r["post"], r["change"]] for r in rows],
+    fmt = _wanted_export(request)
+    if fmt:
+        return _export(
+            fmt,
+            f"tcp-impact-{pre.start}-{post.start}",
+            ["kpi", "before", "after", "change", "before (value)", "after (value)"],
+            [
+                [
+                    line.kpi.name,
+                    charts.format_value(line.kpi, line.pre.value if line.pre else None),
+                    charts.format_value(line.kpi, line.post.value if line.post else None),
+                    charts.format_change(line.kpi, line.change),
+                    line.pre.value if line.pre else None,
+                    line.post.value if line.post else None,
+                ]
+                for line in lines
+            ],
         )
     return render(
         request,
