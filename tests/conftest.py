@@ -25,6 +25,9 @@ from tests.factories import (
     complete_discovery,
 )
 
+# Fixtures that start real worker processes (tests/workers.py).
+pytest_plugins = ["tests.workers"]
+
 
 @pytest.fixture
 def organisation(db: None) -> OrganisationSettings:

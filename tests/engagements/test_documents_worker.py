@@ -6,12 +6,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
-import socket
 import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -33,65 +31,11 @@ from engagements.models import (
     Milestone,
     ScopeItem,
 )
-from tcp.celery import app as celery_app
 from tcp.models import User
 from tests.conftest import client_for
 from tests.engagements.documents_helpers import QUARTER, pdf_text, quarter_account
-from tests.tcp.test_worker import ROOT, _database_url
 
 pytestmark = [pytest.mark.worker]
-
-
-@pytest.fixture
-def media(settings: Any, tmp_path: Path) -> Path:
-    settings.MEDIA_ROOT = tmp_path
-    return tmp_path
-
-
-@pytest.fixture
-def start_worker(
-    transactional_db: None, media: Path
-) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:
-    """Start a worker process on the test database and broker; stop them all at the end."""
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(name: str, **env: str) -> subprocess.Popen[bytes]:
-        hostname = f"{name}@{socket.gethostname()}"
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "tcp",
-                "worker",
-                "--pool=solo",
-                "--loglevel=WARNING",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                f"--hostname={hostname}",
-            ],
-            cwd=ROOT,
-            env={
-                **os.environ,
-                "DATABASE_URL": _database_url(),
-                "MEDIA_ROOT": str(media),
-                **env,
-            },
-        )
-        started.append(process)
-        deadline = time.monotonic() + 60
-        while not celery_app.control.ping(destination=[hostname], timeout=0.5):
-            assert process.poll() is None, "the worker exited during start-up"
-            assert time.monotonic() < deadline, "the worker did not answer within 60 s"
-        return process
-
-    yield start
-    for process in started:
-        if process.poll() is None:
-            process.terminate()
-            process.wait(timeout=30)
 
 
 def _wait_for(predicate: Callable[[], bool], timeout: float = 60, every: float = 0.2) -> bool:
