@@ -156,6 +156,20 @@ class CandidateForm(StyledFormMixin, forms.Form):
     )
 
 
+class DocumentForm(StyledFormMixin, forms.Form):
+    document = forms.ChoiceField(
+        label="Document", choices=[("cv", "CV"), ("writing_sample", "Technical writing sample")]
+    )
+    file = forms.FileField(
+        help_text="PDF, DOCX, ODT or TXT, 5 MB at most. It replaces the one before."
+    )
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        # Its own ids: the page's other forms have fields of their own.
+        kw.setdefault("auto_id", "id_document_%s")
+        super().__init__(*args, **kw)
+
+
 class InterviewForm(StyledFormMixin, forms.Form):
     """One rating (1-5) and a note per planned question; blank ratings are skipped."""
 

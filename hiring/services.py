@@ -73,6 +73,9 @@ DOCUMENT_MAX_BYTES = 5 * 1024 * 1024
 DOCUMENT_EXTENSIONS = ("pdf", "docx", "odt", "txt")
 DOCUMENT_FIELDS = ("cv", "writing_sample")
 PERSONAL_FIELDS = ("first_name", "last_name", "email", "phone")
+# Keys of the candidate's history entries that erasure removes: personal fields and the
+# reasons people wrote.
+ERASED_CHANGES = (*PERSONAL_FIELDS, "reason")
 TWO = Decimal("0.01")
 
 
@@ -371,16 +374,43 @@ def opening_panel_set(
     return opening
 
 
+# How each accepted kind of file begins: a program renamed to cv.pdf is still refused.
+# DOCX and ODT are zip archives; a text file is UTF-8 without NUL bytes.
+DOCUMENT_SIGNATURES = {"pdf": b"%PDF-", "docx": b"PK\x03\x04", "odt": b"PK\x03\x04"}
+
+
+def _looks_like(extension: str, head: bytes) -> bool:
+    if extension in DOCUMENT_SIGNATURES:
+        return head.startswith(DOCUMENT_SIGNATURES[extension])
+    if b"\x00" in head:
+        return False
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # The sample may end inside a character; only an error before its last bytes counts.
+        return error.start >= len(head) - 3
+    return True
+
+
 def _check_document(name: str, file: UploadedFile | None) -> None:
     if file is None:
         return
+    kinds = ", ".join(e.upper() for e in DOCUMENT_EXTENSIONS)
     extension = os.path.splitext(file.name or "")[1].lower().lstrip(".")
     if extension not in DOCUMENT_EXTENSIONS:
-        raise ValidationError(
-            {name: "Attach a " + ", ".join(e.upper() for e in DOCUMENT_EXTENSIONS) + " file."}
-        )
+        raise ValidationError({name: f"Attach a {kinds} file."})
     if file.size is None or file.size > DOCUMENT_MAX_BYTES:
         raise ValidationError({name: "Attach a file of 5 MB or less."})
+    file.seek(0)
+    head = file.read(2048)
+    file.seek(0)
+    if not _looks_like(extension, head):
+        raise ValidationError(
+            {
+                name: f"This file is not the {extension.upper()} its name says: "
+                f"attach a {kinds} file."
+            }
+        )
 
 
 @transaction.atomic
@@ -807,8 +837,9 @@ def candidate_hire(
 
 @transaction.atomic
 def candidate_erase(*, candidate: Candidate, actor: User) -> Candidate:
-    """Forget a rejected or withdrawn candidate on request: personal fields and documents
-    go, and their name leaves the timeline; the scores stay, anonymous, for statistics."""
+    """Forget a rejected or withdrawn candidate on request: personal fields, documents,
+    and the notes and reasons written about them go, and their name leaves the timeline;
+    the scores stay, anonymous, for statistics."""
     _require_manager(actor)
     locked = _lock(candidate)
     if locked.stage not in (Stage.REJECTED, Stage.WITHDRAWN):
@@ -825,18 +856,24 @@ def candidate_erase(*, candidate: Candidate, actor: User) -> Candidate:
     for name in DOCUMENT_FIELDS:
         setattr(locked, name, "")
     locked.erased_at = timezone.now()
-    locked.save(update_fields=[*PERSONAL_FIELDS, *DOCUMENT_FIELDS, "erased_at"])
+    # What people wrote about the candidate goes too: notes and reasons can name them or
+    # say what they told the panel. The figures stay.
+    locked.decision_reason = ""
+    locked.save(update_fields=[*PERSONAL_FIELDS, *DOCUMENT_FIELDS, "decision_reason", "erased_at"])
+    InterviewRating.objects.filter(candidate=locked).update(notes="")
+    AuditionScore.objects.filter(candidate=locked).update(notes="")
+    DeliverableReview.objects.filter(candidate=locked).update(notes="")
     entries = AuditLogEntry.objects.filter(
         object_type=Candidate._meta.label_lower, object_id=str(locked.pk)
     )
     entries.update(object_repr=str(locked))
-    for entry in entries.filter(changes__has_any_keys=list(PERSONAL_FIELDS)):
-        entry.changes = {k: v for k, v in entry.changes.items() if k not in PERSONAL_FIELDS}
+    for entry in entries.filter(changes__has_any_keys=list(ERASED_CHANGES)):
+        entry.changes = {k: v for k, v in entry.changes.items() if k not in ERASED_CHANGES}
         entry.save(update_fields=["changes"])
     audit_record(actor=actor, action="candidate.erase", obj=locked, changes={})
     for storage, name in files:
         transaction.on_commit(partial(storage.delete, name))
-    for name in (*PERSONAL_FIELDS, *DOCUMENT_FIELDS, "erased_at"):
+    for name in (*PERSONAL_FIELDS, *DOCUMENT_FIELDS, "decision_reason", "erased_at"):
         setattr(candidate, name, getattr(locked, name))
     return candidate
 

@@ -42,6 +42,7 @@ urlpatterns = [
     path("hiring/candidates/<uuid:uuid>/hire/", views.candidate_hire, name="hire"),
     path("hiring/candidates/<uuid:uuid>/erase/", views.candidate_erase, name="erase"),
     path("hiring/candidates/<uuid:uuid>/audition/", views.audition_score, name="audition"),
+    path("hiring/candidates/<uuid:uuid>/documents/", views.candidate_attach, name="attach"),
     path(
         "hiring/candidates/<uuid:uuid>/documents/<str:field>/",
         views.candidate_document,

@@ -22,6 +22,7 @@ from hiring.forms import (
     CandidateForm,
     DeliverableForm,
     DiscForm,
+    DocumentForm,
     HireForm,
     InterviewForm,
     JobProfileForm,
@@ -212,6 +213,7 @@ def _candidate_context(request: AuthedRequest, candidate: Candidate, **forms: An
             else None
         ),
         "stage_form": forms.get("stage_form") or StageForm(choices=stage_choices),
+        "document_form": forms.get("document_form") or DocumentForm(),
         "hire_form": forms.get("hire_form")
         or HireForm(initial={"manager": candidate.opening.hiring_manager}),
         "categories": Category.choices,
@@ -361,6 +363,31 @@ def candidate_erase(request: AuthedRequest, uuid: Any) -> HttpResponse:
     else:
         messages.success(request, "Personal data erased; the anonymous scores remain.")
     return _redirect(request, back)
+
+
+@require_POST
+def candidate_attach(request: AuthedRequest, uuid: Any) -> HttpResponse:
+    """Attach the CV or the writing sample (it often comes after the first interview)."""
+    candidate = _candidate(request, uuid)
+    _manager(request)
+    form = DocumentForm(request.POST, request.FILES)
+    if form.is_valid():
+        field = form.cleaned_data["document"]
+        try:
+            services.candidate_attach(
+                candidate=candidate, field=field, file=form.cleaned_data["file"], actor=request.user
+            )
+        except ValidationError as refusal:
+            if hasattr(refusal, "error_dict") and field in refusal.error_dict:
+                form.add_error("file", refusal.error_dict[field])
+            else:
+                _apply(form, refusal)
+        else:
+            label = "CV" if field == "cv" else "Writing sample"
+            messages.success(request, f"{label} attached.")
+            return redirect("hiring:candidate", uuid=candidate.uuid)
+    context = _candidate_context(request, candidate, document_form=form)
+    return render(request, "hiring/candidate_detail.html", context, status=400)
 
 
 @require_GET

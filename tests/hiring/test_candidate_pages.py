@@ -3,16 +3,20 @@ for before it is done."""
 
 from __future__ import annotations
 
+import os
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from certification.models import Enrollment
 from engagements.forms import OneOnOneStartForm
 from hiring import services
 from hiring.models import AuditionScore, Candidate, InterviewRating, Opening, Stage
-from tcp.models import Role, User
+from tcp.models import AuditLogEntry, Role, User
+from tests.api.conftest import api_client_for
 from tests.conftest import client_for
 from tests.factories import UserFactory
 from tests.hiring.conftest import SCORES, add_candidate
@@ -212,3 +216,163 @@ def test_openings_are_searched_sorted_and_listed_in_a_fixed_number_of_queries(
     fragment = client.get(url + "?q=partner", headers=HTMX).content.decode()
     assert "Partner seller 7" in fragment
     assert "Open a role" not in fragment
+
+
+def test_a_document_is_attached_later_and_replaces_the_one_before(
+    opening: Opening,
+    manager: User,
+    settings: Any,
+    tmp_path: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    candidate = add_candidate(opening, manager, stage=Stage.INTERVIEW)
+    client = client_for(manager)
+    url = reverse("hiring:attach", args=[candidate.uuid])
+    sample = SimpleUploadedFile("design.docx", b"PK\x03\x04" + b"0" * 100)
+    response = client.post(url, {"document": "writing_sample", "file": sample})
+    assert response.status_code == 302
+    candidate.refresh_from_db()
+    first = candidate.writing_sample.path
+    assert str(candidate.writing_sample.name).endswith("design.docx")
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            url, {"document": "writing_sample", "file": SimpleUploadedFile("v2.txt", b"Plain")}
+        )
+    candidate.refresh_from_db()
+    assert str(candidate.writing_sample.name).endswith("v2.txt")
+    assert not os.path.exists(first)
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("tool.exe", b"MZ", "Attach a PDF, DOCX, ODT, TXT file."),
+        ("cv.pdf", b"MZ\x90\x00 a program renamed", "This file is not the PDF its name says"),
+        ("cv.docx", b"%PDF-1.7", "This file is not the DOCX its name says"),
+        ("cv.txt", b"text\x00with a NUL", "This file is not the TXT its name says"),
+        ("cv.pdf", b"%PDF-" + b"x" * services.DOCUMENT_MAX_BYTES, "5 MB or less"),
+    ],
+)
+def test_a_document_of_the_wrong_type_or_too_large_is_refused_beside_the_field(
+    opening: Opening,
+    manager: User,
+    settings: Any,
+    tmp_path: Any,
+    name: str,
+    content: bytes,
+    message: str,
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    candidate = add_candidate(opening, manager)
+    response = client_for(manager).post(
+        reverse("hiring:attach", args=[candidate.uuid]),
+        {"document": "cv", "file": SimpleUploadedFile(name, content)},
+    )
+    assert response.status_code == 400
+    assert message in " ".join(response.context["document_form"].errors["file"])
+    assert 'id="id_document_file_error"' in response.content.decode()
+    candidate.refresh_from_db()
+    assert not candidate.cv
+    assert not any(tmp_path.rglob("*.*"))
+
+
+def test_erasure_also_clears_what_people_wrote_about_the_candidate(
+    opening: Opening, manager: User, panelists: list[User]
+) -> None:
+    candidate = add_candidate(opening, manager, stage=Stage.AUDITION)
+    question = opening.profile.plan.values_list("question_id", flat=True)[0]
+    services.interview_record(
+        candidate=candidate,
+        ratings={question: (4, "Ada spoke of her time at X")},
+        interviewer=manager,
+    )
+    services.audition_score_submit(
+        candidate=candidate,
+        panelist=panelists[0],
+        scores=SCORES,
+        would_buy=True,
+        notes="Ada won us",
+    )
+    services.deliverable_review_record(
+        candidate=candidate, rating=2, notes="Ada's prose", reviewer=manager
+    )
+    services.candidate_advance(
+        candidate=candidate, stage=Stage.REJECTED, reason="Ada prefers London", actor=manager
+    )
+    services.candidate_erase(candidate=candidate, actor=manager)
+    candidate.refresh_from_db()
+    assert candidate.decision_reason == ""
+    rating = InterviewRating.objects.get()
+    assert (rating.rating, rating.notes) == (4, "")
+    score = AuditionScore.objects.get()
+    assert (score.total, score.notes) == (10, "")
+    assert (candidate.deliverable_review.rating, candidate.deliverable_review.notes) == (2, "")
+    assert not AuditLogEntry.objects.filter(changes__icontains="Ada").exists()
+    assert services.interview_rollup(candidate).overall == Decimal("4.00")
+
+
+def test_a_member_of_another_openings_panel_gets_404_on_this_one(
+    opening: Opening, manager: User, panelists: list[User]
+) -> None:
+    elsewhere = UserFactory.create(username="elsewhere", roles=[Role.DELIVERY_MANAGER])
+    services.opening_create(
+        title="Partner seller",
+        profile=opening.profile,
+        role=Role.PARTNER_MANAGER,
+        hiring_manager=manager,
+        panel=[elsewhere],
+        actor=manager,
+    )
+    candidate = add_candidate(opening, manager, stage=Stage.AUDITION)
+    client = client_for(elsewhere)
+    for url in (
+        reverse("hiring:opening", args=[opening.uuid]),
+        reverse("hiring:compare", args=[opening.uuid]),
+        reverse("hiring:candidate", args=[candidate.uuid]),
+        reverse("hiring:audition", args=[candidate.uuid]),
+    ):
+        assert client.get(url).status_code == 404, url
+    api = api_client_for(elsewhere)
+    path = f"/api/v1/hiring-candidates/{candidate.uuid}/audition-scores/"
+    assert api.get(path).status_code == 404
+    assert api.post(path, {**SCORES, "would_buy": True}, format="json").status_code == 404
+    assert (
+        client.post(
+            reverse("hiring:audition", args=[candidate.uuid]), {**SCORES, "would_buy": "yes"}
+        ).status_code
+        == 404
+    )
+    assert not AuditionScore.objects.exists()
+    assert [o.title for o in client.get(reverse("hiring:openings")).context["page"]] == [
+        "Partner seller"
+    ]
+
+
+def test_the_opening_page_lists_candidates_in_a_fixed_number_of_queries(
+    opening: Opening, manager: User, django_assert_max_num_queries: Any
+) -> None:
+    client = client_for(manager)
+    url = reverse("hiring:opening", args=[opening.uuid])
+    add_candidate(opening, manager)
+    with django_assert_max_num_queries(7):
+        client.get(url)
+    for n in range(10):
+        add_candidate(opening, manager, name=f"More{n}")
+    with django_assert_max_num_queries(7):
+        page = client.get(url)
+    assert len(page.context["candidates"]) == 11
+
+
+def test_the_candidate_page_keeps_its_query_count_however_long_the_plan(
+    opening: Opening, manager: User, django_assert_max_num_queries: Any
+) -> None:
+    candidate = add_candidate(opening, manager, stage=Stage.INTERVIEW)
+    questions = list(opening.profile.plan.values_list("question_id", flat=True))
+    services.interview_record(
+        candidate=candidate, ratings=dict.fromkeys(questions, (3, "")), interviewer=manager
+    )
+    client = client_for(manager)
+    with django_assert_max_num_queries(16):
+        page = client.get(reverse("hiring:candidate", args=[candidate.uuid]))
+    assert len(page.context["interview_form"].rows()) == len(questions)

@@ -340,3 +340,17 @@ def test_profile_pages_refuse_the_wrong_method(profile: JobProfile, manager: Use
     assert client.get(reverse("hiring:attributes", args=[profile.uuid])).status_code == 405
     assert client.get(reverse("hiring:plan_add", args=[profile.uuid])).status_code == 405
     assert client.put(reverse("hiring:profile", args=[profile.uuid])).status_code == 405
+
+
+def test_the_profile_page_keeps_its_query_count_however_many_rows(
+    opening: Opening, manager: User, django_assert_max_num_queries: Any
+) -> None:
+    profile = opening.profile
+    for n in range(10):
+        _attribute(profile, manager, description=f"Extra {n}")
+    url = reverse("hiring:profile", args=[profile.uuid])
+    client = client_for(manager)
+    with django_assert_max_num_queries(9):
+        page = client.get(url)
+    assert len(page.context["edits"]) == len(services.STARTER_ATTRIBUTES) + 10
+    assert len(page.context["plan"]) == len(services.STARTER_QUESTIONS)
