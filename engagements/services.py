@@ -1874,6 +1874,14 @@ def engagement_notices(engagement: Engagement) -> list[str]:
 # Documents: proposals and QBRs ----------------------------------------------------------
 
 
+ACTION_LABELS.update(
+    {
+        "document.request": "asked for a document",
+        "document.retry": "asked to render a document again",
+    }
+)
+
+
 class DocumentRefused(ValidationError):
     def __init__(self, blockers: list[Blocker]):
         self.blockers = blockers
