@@ -11,11 +11,23 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
+from django.db import connection
 
 from tcp.celery import app as celery_app
-from tests.tcp.test_worker import ROOT, _database_url
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _database_url() -> str:
+    """The URL of the database this test runs against (the test database, not the main one)."""
+    s = connection.settings_dict
+    host = quote(s["HOST"] or "localhost", safe="")
+    port = f":{s['PORT']}" if s["PORT"] else ""
+    auth = quote(s["USER"]) + (f":{quote(s['PASSWORD'])}" if s["PASSWORD"] else "")
+    return f"postgres://{auth}@{host}{port}/{s['NAME']}"
 
 
 @pytest.fixture

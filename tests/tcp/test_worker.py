@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from pathlib import Path
-from urllib.parse import quote
+from collections.abc import Callable
 
 import pytest
-from django.db import connection
 
 from engagements.models import Stage
 from engagements.services import engagement_advance
-from tcp.celery import app as celery_app
 from tcp.models import Notification, Role
 from tests.factories import (
     AccountFactory,
@@ -26,48 +20,10 @@ from tests.factories import (
     complete_discovery,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _database_url() -> str:
-    """The URL of the database this test runs against (the test database, not the main one)."""
-    s = connection.settings_dict
-    host = quote(s["HOST"] or "localhost", safe="")
-    port = f":{s['PORT']}" if s["PORT"] else ""
-    auth = quote(s["USER"]) + (f":{quote(s['PASSWORD'])}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{host}{port}/{s['NAME']}"
-
 
 @pytest.fixture
-def worker(transactional_db: None) -> Iterator[subprocess.Popen[bytes]]:
-    env = {**os.environ, "DATABASE_URL": _database_url()}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "tcp",
-            "worker",
-            "--pool=solo",
-            "--loglevel=WARNING",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-            "--hostname=test-worker@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not celery_app.control.ping(timeout=0.5):
-            assert process.poll() is None, "the worker exited during start-up"
-            assert time.monotonic() < deadline, "the worker did not answer within 60 s"
-        yield process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+def worker(start_worker: Callable[..., subprocess.Popen[bytes]]) -> subprocess.Popen[bytes]:
+    return start_worker("test-worker")
 
 
 def _wait_for(predicate, timeout: float = 30) -> bool:
