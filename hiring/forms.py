@@ -15,6 +15,7 @@ from hiring.models import (
     PlannedQuestion,
     ProfileAttribute,
     Question,
+    Stage,
 )
 from tcp.forms import StyledFormMixin, VersionedFormMixin
 from tcp.models import Role, User
@@ -56,6 +57,24 @@ class OpeningFilterForm(StyledFormMixin, forms.Form):
     }
     q = forms.CharField(label="Search", required=False, max_length=100)
     sort = forms.ChoiceField(label="Sort by", choices=_sort_choices(SORTS), required=False)
+
+
+class CandidateFilterForm(StyledFormMixin, forms.Form):
+    SORTS = {
+        "stage": ("Furthest along first", "Earliest stage first"),
+        "name": ("Name (A–Z)", "Name (Z–A)"),
+        "added": ("Added earliest first", "Added latest first"),
+    }
+    q = forms.CharField(label="Search", required=False, max_length=100)
+    stage = forms.ChoiceField(
+        label="Stage", choices=[("", "Every stage"), *Stage.choices], required=False
+    )
+    sort = forms.ChoiceField(label="Sort by", choices=_sort_choices(SORTS), required=False)
+
+    def __init__(self, *args: Any, **kw: Any) -> None:
+        # Its own ids: the "add a candidate" form on the same page has fields of its own.
+        kw.setdefault("auto_id", "id_find_%s")
+        super().__init__(*args, **kw)
 
 
 class JobProfileForm(VersionedFormMixin, StyledFormMixin, forms.ModelForm):

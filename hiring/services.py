@@ -259,6 +259,29 @@ def plan_question_remove(*, planned: PlannedQuestion, actor: User) -> None:
 
 
 @transaction.atomic
+def plan_question_move(*, planned: PlannedQuestion, up: bool, actor: User) -> None:
+    """Ask the question one place earlier (`up`) or later in the interview; at either end
+    of the plan it stays where it is."""
+    _require_manager(actor)
+    JobProfile.objects.select_for_update().filter(pk=planned.profile_id).get()
+    order = list(PlannedQuestion.objects.filter(profile_id=planned.profile_id))
+    at = next(i for i, p in enumerate(order) if p.pk == planned.pk)
+    to = at - 1 if up else at + 1
+    if not 0 <= to < len(order):
+        return
+    order[at], order[to] = order[to], order[at]
+    for position, row in enumerate(order):
+        row.position = position
+    PlannedQuestion.objects.bulk_update(order, ["position"])
+    audit_record(
+        actor=actor,
+        action="interview_plan.move",
+        obj=planned.profile,
+        changes={"question": str(planned.question), "position": [at + 1, to + 1]},
+    )
+
+
+@transaction.atomic
 def question_create(
     *, actor: User, data: Mapping[str, Any], plan_on: JobProfile | None = None
 ) -> Question:
@@ -910,6 +933,7 @@ ACTIONS = {
     "profile_attribute.delete": "removed an attribute",
     "interview_plan.add": "added a question to the interview plan",
     "interview_plan.remove": "took a question out of the interview plan",
+    "interview_plan.move": "moved a question in the interview plan",
     "question.create": "added a question to the bank",
     "opening.panel": "changed the hiring manager or the audition panel",
 }

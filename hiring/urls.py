@@ -28,6 +28,7 @@ urlpatterns = [
         views.plan_remove,
         name="plan_remove",
     ),
+    path("hiring/profiles/<uuid:uuid>/plan/<int:pk>/move/", views.plan_move, name="plan_move"),
     path("hiring/profiles/<uuid:uuid>/questions/", views.question_add, name="question_add"),
     path("hiring/candidates/<uuid:uuid>/", views.candidate_detail, name="candidate"),
     path("hiring/candidates/<uuid:uuid>/interview/", views.candidate_interview, name="interview"),

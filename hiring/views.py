@@ -6,7 +6,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Count, Model, Q
+from django.db.models import Case, Count, IntegerField, Model, Q, Value, When
 from django.forms import BaseForm
 from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -19,6 +19,7 @@ from hiring.forms import (
     AttributeForm,
     AuditionForm,
     BankFilterForm,
+    CandidateFilterForm,
     CandidateForm,
     DeliverableForm,
     DiscForm,
@@ -139,6 +140,17 @@ def opening_list(request: AuthedRequest) -> HttpResponse:
     return render(request, template, context, status=status)
 
 
+CANDIDATE_SORTS: dict[str, tuple[str, ...]] = {
+    # Furthest along first: the pipeline's order, read backwards.
+    "stage": ("-stage_rank", "last_name", "first_name", "pk"),
+    "-stage": ("stage_rank", "last_name", "first_name", "pk"),
+    "name": ("last_name", "first_name", "pk"),
+    "-name": ("-last_name", "-first_name", "-pk"),
+    "added": ("created_at", "pk"),
+    "-added": ("-created_at", "-pk"),
+}
+
+
 @require_http_methods(["GET", "POST"])
 def opening_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
     opening = _opening(request, uuid)
@@ -156,13 +168,37 @@ def opening_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
                 _apply(form, refusal)
             else:
                 return redirect("hiring:candidate", uuid=candidate.uuid)
-    candidates = opening.candidates.all()
+    filters = CandidateFilterForm(request.GET or None)
+    filters.is_valid()
+    wanted = getattr(filters, "cleaned_data", {})
+    candidates = opening.candidates.annotate(
+        stage_rank=Case(
+            *(When(stage=value, then=Value(i)) for i, value in enumerate(Stage.values)),
+            output_field=IntegerField(),
+        )
+    )
+    for word in (wanted.get("q") or "").split():
+        candidates = candidates.filter(
+            Q(first_name__icontains=word) | Q(last_name__icontains=word) | Q(email__icontains=word)
+        )
+    if wanted.get("stage"):
+        candidates = candidates.filter(stage=wanted["stage"])
+    sort = wanted.get("sort") or "stage"
+    page = Paginator(candidates.order_by(*CANDIDATE_SORTS[sort]), PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    template = "hiring/opening_detail.html"
+    if request.htmx and not request.htmx.boosted and request.method == "GET":
+        template += "#candidates"
     return render(
         request,
-        "hiring/opening_detail.html",
+        template,
         {
             "opening": opening,
-            "candidates": candidates,
+            "page": page,
+            "candidates": page.object_list,
+            "filters": filters,
+            "sort": sort,
             "panel": opening.panel.all(),
             "attributes": opening.profile.attributes.all(),
             "weights": services.category_weights(opening.profile),
@@ -769,6 +805,20 @@ def plan_remove(request: AuthedRequest, uuid: Any, pk: int) -> HttpResponse:
         )
     services.plan_question_remove(planned=planned, actor=request.user)
     return _planning_reply(request, profile, f"Taken out of the plan: “{planned.question}”.")
+
+
+@require_POST
+def plan_move(request: AuthedRequest, uuid: Any, pk: int) -> HttpResponse:
+    """Move a planned question one place up or down."""
+    profile = _profile(request, uuid)
+    planned = get_object_or_404(
+        PlannedQuestion.objects.select_related("question", "profile"), profile=profile, pk=pk
+    )
+    direction = request.POST.get("direction")
+    if direction not in ("up", "down"):
+        return _planning_reply(request, profile, "", refused="Move the question up or down.")
+    services.plan_question_move(planned=planned, up=direction == "up", actor=request.user)
+    return _planning_reply(request, profile, f"Moved {direction}: “{planned.question}”.")
 
 
 @require_POST

@@ -376,3 +376,29 @@ def test_the_candidate_page_keeps_its_query_count_however_long_the_plan(
     with django_assert_max_num_queries(16):
         page = client.get(reverse("hiring:candidate", args=[candidate.uuid]))
     assert len(page.context["interview_form"].rows()) == len(questions)
+
+
+def test_the_openings_candidates_are_searched_filtered_sorted_and_paged(
+    opening: Opening, manager: User
+) -> None:
+    for n in range(26):
+        add_candidate(opening, manager, name=f"Cand{n:02}")
+    add_candidate(opening, manager, name="Zora", stage=Stage.AUDITION)
+    add_candidate(opening, manager, name="Yuri", stage=Stage.INTERVIEW)
+    client = client_for(manager)
+    url = reverse("hiring:opening", args=[opening.uuid])
+    page = client.get(url).context["page"]
+    # Furthest along first.
+    assert [c.first_name for c in page.object_list[:2]] == ["Zora", "Yuri"]
+    assert page.paginator.count == 28
+    assert len(client.get(url + "?page=2").context["page"].object_list) == 3
+    found = client.get(url + "?q=zor").context["candidates"]
+    assert [c.first_name for c in found] == ["Zora"]
+    at_interview = client.get(url + "?stage=interview").context["candidates"]
+    assert [c.first_name for c in at_interview] == ["Yuri"]
+    earliest = client.get(url + "?sort=-stage").context["candidates"]
+    assert earliest[0].stage == Stage.SCREENING
+    fragment = client.get(url + "?q=yuri", headers=HTMX).content.decode()
+    assert "Yuri Lovelace" in fragment
+    assert "Add a candidate" not in fragment
+    assert "No candidate matches" in client.get(url + "?q=nobody").content.decode()

@@ -318,6 +318,7 @@ def test_outsiders_panel_members_and_leadership_get_404_on_the_profile_pages(
         reverse("hiring:attributes", args=[profile.uuid]),
         reverse("hiring:attribute", args=[profile.uuid, attribute.pk]),
         reverse("hiring:plan_add", args=[profile.uuid]),
+        reverse("hiring:plan_move", args=[profile.uuid, planned.pk]),
         reverse("hiring:question_add", args=[profile.uuid]),
     ]
     before = AuditLogEntry.objects.count()
@@ -354,3 +355,36 @@ def test_the_profile_page_keeps_its_query_count_however_many_rows(
         page = client.get(url)
     assert len(page.context["edits"]) == len(services.STARTER_ATTRIBUTES) + 10
     assert len(page.context["plan"]) == len(services.STARTER_QUESTIONS)
+
+
+def test_a_planned_question_moves_up_and_down_and_stops_at_the_ends(
+    opening: Opening, manager: User
+) -> None:
+    profile = opening.profile
+    first, second, *_ = list(profile.plan.all())
+    client = client_for(manager)
+    response = client.post(
+        reverse("hiring:plan_move", args=[profile.uuid, second.pk]),
+        {"direction": "up"},
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    assert list(profile.plan.values_list("pk", flat=True))[:2] == [second.pk, first.pk]
+    # Already first: nothing changes.
+    client.post(reverse("hiring:plan_move", args=[profile.uuid, second.pk]), {"direction": "up"})
+    assert list(profile.plan.values_list("pk", flat=True))[:2] == [second.pk, first.pk]
+    refused = client.post(
+        reverse("hiring:plan_move", args=[profile.uuid, first.pk]), {"direction": "sideways"}
+    )
+    assert refused.status_code == 400
+    assert list(profile.plan.values_list("position", flat=True)) == list(
+        range(len(services.STARTER_QUESTIONS))
+    )
+    entry = AuditLogEntry.objects.get(action="interview_plan.move")
+    assert entry.changes["position"] == [2, 1]
+    # The candidate's interview follows the plan's order.
+    candidate = services.candidate_add(
+        opening=opening, first_name="Ada", last_name="L", actor=manager
+    )
+    page = client.get(reverse("hiring:candidate", args=[candidate.uuid]))
+    assert page.context["interview_form"].rows()[0][0] == second.question
