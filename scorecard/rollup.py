@@ -342,42 +342,46 @@ _REVENUE_SRC = """
 
 
 def _revenue(params: dict[str, Any], ctx: Context, wanted: bool) -> None:
-    # Accounts with revenue are counted once per period and breakdown: rows are first
-    # summed per period, account and lead, and `first` marks one row per period and
-    # account (a lead's breakdown counts all its rows, one per account already).
+    # Accounts with revenue are counted once per period and breakdown: the rows are first
+    # summed per period and account (for the organisation and the account's fields), per
+    # period, lead and account, and per period, product line and account, so each count
+    # is a plain count(*) of accounts.
     _bucket(_REVENUE_SRC, at="event", params=params)
-    per_account = """
-        SELECT p_kind, p_start, account_id, lead_id, industry, region, segment,
-            count(*) AS n, sum(revenue) AS revenue, sum(revenue - cost) AS profit,
-            row_number() OVER (PARTITION BY p_kind, p_start, account_id ORDER BY lead_id) = 1
-                AS first
-        FROM b GROUP BY p_kind, p_start, account_id, lead_id, industry, region, segment"""
-    columns = _SETS["all"]
+    columns = _SETS["account"]
     keys = "src.p_kind, src.p_start"
     sets = ", ".join([f"({keys})", *(f"({keys}, {column})" for column in columns)])
     name = "CASE " + " ".join(
         f"WHEN GROUPING({column}) = 0 THEN '{_NAMES[column]}'" for column in columns
     )
     value = "coalesce(" + ", ".join(f"{column}::text" for column in columns) + ", '')"
+    sums = "count(*) AS n, sum(revenue) AS revenue, sum(revenue - cost) AS profit"
+    totals = "sum(src.n), sum(src.revenue), sum(src.profit), count(*)"
     sql = f"""
         CREATE TEMP TABLE sc_revenue ON COMMIT DROP AS
         SELECT src.p_kind AS kind, src.p_start AS start, {name} ELSE '' END AS dimension,
             {value} AS dim_value, sum(src.n) AS n, sum(src.revenue) AS revenue,
-            sum(src.profit) AS profit,
-            CASE WHEN GROUPING(src.lead_id) = 0 THEN count(*)
-                ELSE count(*) FILTER (WHERE src.first) END AS accounts
-        FROM ({per_account}) AS src
+            sum(src.profit) AS profit, count(*) AS accounts
+        FROM (
+            SELECT p_kind, p_start, account_id, industry, region, segment, {sums}
+            FROM b GROUP BY p_kind, p_start, account_id, industry, region, segment
+        ) AS src
         GROUP BY GROUPING SETS ({sets})
         UNION ALL
-        SELECT p_kind, p_start, 'product_line', line::text, sum(n), sum(revenue),
-            sum(profit), count(*)
+        SELECT src.p_kind, src.p_start, 'commercial_lead', src.lead_id::text, {totals}
+        FROM (
+            SELECT p_kind, p_start, lead_id, account_id, {sums}
+            FROM b GROUP BY p_kind, p_start, lead_id, account_id
+        ) AS src
+        GROUP BY src.p_kind, src.p_start, src.lead_id
+        UNION ALL
+        SELECT src.p_kind, src.p_start, 'product_line', src.line::text, {totals}
         FROM (
             SELECT b.p_kind, b.p_start, pl.productline_id AS line, b.account_id,
                 count(*) AS n, sum(b.revenue) AS revenue, sum(b.revenue - b.cost) AS profit
             FROM b JOIN engagements_engagement_product_lines pl ON pl.engagement_id = b.eng
             GROUP BY b.p_kind, b.p_start, pl.productline_id, b.account_id
-        ) AS lines
-        GROUP BY p_kind, p_start, line"""
+        ) AS src
+        GROUP BY src.p_kind, src.p_start, src.line"""
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS sc_revenue")
         cursor.execute(sql)
@@ -729,76 +733,84 @@ _HALF_EVEN = """CASE WHEN abs({x} * 10000 - trunc({x} * 10000)) = 0.5
     ELSE round({x}, 4) END"""
 
 
+ANALYZE_AFTER = 10_000
+
+
 def write(now: dt.datetime) -> int:
     """Replace the snapshots of the (period, KPI) pairs in sc_scope with sc_computed: rows
     no longer computed go, new or changed ones are written with `now`, unchanged ones are
     left as they were (running twice writes nothing). Returns the rows written or removed.
-    The value is derived as Kpi.value does: money is its numerator, no denominator is no
-    data, a percentage or score is per hundred; 24 decimals before rounding keep the
-    quotient exact to well past the fourth place."""
+
+    One full join of the computed rows with the stored ones finds the difference; the
+    value (a function of numerator, denominator and the KPI's unit) is derived only for
+    the rows written, as Kpi.value does: money is its numerator, no denominator is no data,
+    a percentage or score is per hundred; 24 decimals before rounding keep the quotient
+    exact to well past the fourth place."""
     allowed = [(kpi.key, d) for kpi in kpis.KPIS for d in ("", *kpi.dimensions)]
     units = [(kpi.key, kpi.unit) for kpi in kpis.KPIS]
-    ratio = _HALF_EVEN.format(x="f.ratio")
+    ratio = _HALF_EVEN.format(x="d.ratio")
     with connection.cursor() as cursor:
-        cursor.execute("ANALYZE sc_computed")
         cursor.execute(
-            f"""
-            DROP TABLE IF EXISTS sc_final;
-            CREATE TEMP TABLE sc_final ON COMMIT DROP AS
-            SELECT f.kpi, f.kind, f.start, f.dimension, f.dim_value,
-                f.numerator, f.denominator,
-                (CASE WHEN f.unit = 'money' THEN f.numerator ELSE {ratio} END)::numeric(20, 4)
-                    AS value
-            FROM (
-                SELECT c.kpi, c.kind, c.start, c.dimension, c.dim_value, u.unit,
+            """
+            DROP TABLE IF EXISTS sc_diff;
+            CREATE TEMP TABLE sc_diff ON COMMIT DROP AS
+            WITH f AS (
+                SELECT c.kpi, c.kind, c.start, c.dimension, c.dim_value,
                     c.numerator::numeric(20, 4) AS numerator,
-                    c.denominator::numeric(20, 4) AS denominator,
-                    CASE WHEN c.denominator = 0 THEN NULL
-                    WHEN u.unit IN ('percent', 'score')
-                        THEN (c.numerator * 100)::numeric(60, 24) / c.denominator
-                    ELSE c.numerator::numeric(60, 24) / c.denominator END AS ratio
+                    c.denominator::numeric(20, 4) AS denominator
                 FROM sc_computed c
                 JOIN sc_scope s ON s.kpi = c.kpi AND s.kind = c.kind AND s.start = c.start
                 JOIN unnest(%s::text[], %s::text[]) AS a(kpi, dimension)
                     ON a.kpi = c.kpi AND a.dimension = c.dimension
-                JOIN unnest(%s::text[], %s::text[]) AS u(kpi, unit) ON u.kpi = c.kpi
-            ) f
+            ),
+            stored AS (
+                SELECT s.id, s.kpi::text AS kpi, s.period_type::text AS kind,
+                    s.period_start AS start, s.dimension::text AS dimension,
+                    s.dimension_value::text AS dim_value, s.numerator, s.denominator
+                FROM scorecard_kpisnapshot s
+                JOIN sc_scope sc ON s.kpi = sc.kpi AND s.period_type = sc.kind
+                    AND s.period_start = sc.start
+            )
+            SELECT stored.id, f.*
+            FROM f FULL JOIN stored USING (kpi, kind, start, dimension, dim_value)
+            WHERE stored.id IS NULL OR f.numerator IS NULL
+                OR (f.numerator, f.denominator)
+                    IS DISTINCT FROM (stored.numerator, stored.denominator)
             """,
-            [
-                [k for k, _ in allowed],
-                [d for _, d in allowed],
-                [k for k, _ in units],
-                [u for _, u in units],
-            ],
+            [[k for k, _ in allowed], [d for _, d in allowed]],
         )
-        cursor.execute("ANALYZE sc_final")
         cursor.execute(
-            """
-            DELETE FROM scorecard_kpisnapshot s USING sc_scope sc
-            WHERE s.kpi = sc.kpi AND s.period_type = sc.kind AND s.period_start = sc.start
-            AND NOT EXISTS (
-                SELECT 1 FROM sc_final f
-                WHERE f.kpi = s.kpi AND f.kind = s.period_type AND f.start = s.period_start
-                AND f.dimension = s.dimension AND f.dim_value = s.dimension_value
-            )"""
+            "DELETE FROM scorecard_kpisnapshot WHERE id IN "
+            "(SELECT id FROM sc_diff WHERE numerator IS NULL)"
         )
         removed = cursor.rowcount
         cursor.execute(
-            """
+            f"""
             INSERT INTO scorecard_kpisnapshot (kpi, period_type, period_start, dimension,
                 dimension_value, numerator, denominator, value, computed_at)
-            SELECT f.kpi, f.kind, f.start, f.dimension, f.dim_value, f.numerator,
-                f.denominator, f.value, %s
-            FROM sc_final f
-            LEFT JOIN scorecard_kpisnapshot s ON s.kpi = f.kpi AND s.period_type = f.kind
-                AND s.period_start = f.start AND s.dimension = f.dimension
-                AND s.dimension_value = f.dim_value
-            WHERE s.id IS NULL OR (s.numerator, s.denominator, s.value)
-                IS DISTINCT FROM (f.numerator, f.denominator, f.value)
-            ORDER BY f.kpi, f.kind, f.start, f.dimension, f.dim_value
+            SELECT d.kpi, d.kind, d.start, d.dimension, d.dim_value, d.numerator,
+                d.denominator,
+                (CASE WHEN d.unit = 'money' THEN d.numerator ELSE {ratio} END)::numeric(20, 4),
+                %s
+            FROM (
+                SELECT x.*, u.unit,
+                    CASE WHEN x.denominator = 0 THEN NULL
+                    WHEN u.unit IN ('percent', 'score')
+                        THEN (x.numerator * 100)::numeric(60, 24) / x.denominator
+                    ELSE x.numerator::numeric(60, 24) / x.denominator END AS ratio
+                FROM sc_diff x
+                JOIN unnest(%s::text[], %s::text[]) AS u(kpi, unit) ON u.kpi = x.kpi
+                WHERE x.numerator IS NOT NULL
+            ) d
+            ORDER BY d.kpi, d.kind, d.start, d.dimension, d.dim_value
             ON CONFLICT (kpi, period_type, period_start, dimension, dimension_value)
             DO UPDATE SET numerator = EXCLUDED.numerator, denominator = EXCLUDED.denominator,
                 value = EXCLUDED.value, computed_at = EXCLUDED.computed_at""",
-            [now],
+            [now, [k for k, _ in units], [u for _, u in units]],
         )
-        return removed + cursor.rowcount
+        written = removed + cursor.rowcount
+        if written > ANALYZE_AFTER:
+            # Fresh statistics, or the next run plans its join against a table it believes
+            # empty (a nested loop over half a million rows).
+            cursor.execute("ANALYZE scorecard_kpisnapshot")
+        return written
