@@ -1,6 +1,7 @@
 """Parity's one settings module. Everything that differs between machines comes from the
 environment (see .env.example); a malformed value stops the process at start-up."""
 
+import datetime as dt
 from pathlib import Path
 
 from celery.schedules import crontab
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "bootstrap",
+    "axes",
     "tcp",
     "engagements",
     "discovery",
@@ -66,6 +68,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, so it sees the outcome of a sign-in: answers a locked-out one with 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tcp.urls"
@@ -110,6 +114,21 @@ CACHES = {
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 AUTH_USER_MODEL = "tcp.User"
+# Django's model backend, loading the navigation's figures with the person.
+# django-axes first: a sign-in for an account under attack is refused before any password
+# is checked, so guessing on cannot succeed either.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "tcp.backends.ModelBackend"]
+# Login abuse: after this many failed sign-ins for one username within the cool-off
+# window (from one address or many), further attempts are refused until the window passes.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=100)
+AXES_COOLOFF_TIME = dt.timedelta(seconds=env.int("LOGIN_LOCKOUT_SECONDS", default=60 * 60))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_USERNAME_FORM_FIELD = "username"
+# Axes warns when the address is not a lockout parameter. It is left out on purpose: one
+# attacker rotates addresses, and behind the proxy many people share one.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -197,7 +216,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # WeasyPrint reports every step of a render at INFO.
-    "loggers": {"weasyprint.progress": {"level": "WARNING"}},
+    "loggers": {
+        "weasyprint.progress": {"level": "WARNING"},
+        # Axes logs every failed sign-in at INFO; its lockouts are WARNING.
+        "axes": {"level": "WARNING"},
+    },
 }
 
 PARITY_PAGE_SIZE = 50
