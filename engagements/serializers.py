@@ -27,7 +27,14 @@ from engagements.models import (
     ScopeItem,
     Stage,
 )
-from tcp.api import RULE, RefField, StrictModelSerializer, StrictSerializer, UsernameField
+from tcp.api import (
+    RULE,
+    NameField,
+    RefField,
+    StrictModelSerializer,
+    StrictSerializer,
+    UsernameField,
+)
 from tcp.models import User
 
 SYNC_FIELDS = ["id", "external_id", "version", "created_at", "updated_at"]
@@ -81,7 +88,7 @@ class ContactSerializer(SyncModelSerializer):
 
 
 class ProductSerializer(SyncModelSerializer):
-    line = serializers.SlugRelatedField(
+    line = NameField(
         slug_field="name",
         queryset=ProductLine.objects.all(),
         help_text="The product line's name (made when new).",
@@ -104,7 +111,7 @@ class EngagementSerializer(SyncModelSerializer):
     account = RefField(queryset=visible_accounts, what="account")
     commercial_lead = UsernameField()
     delivery_manager = UsernameField(required=False, allow_null=True)
-    product_lines = serializers.SlugRelatedField(
+    product_lines = NameField(
         slug_field="name", many=True, required=False, queryset=ProductLine.objects.all()
     )
     stage = serializers.ChoiceField(
@@ -211,7 +218,7 @@ class ScopeChangeSerializer(EngagementPartSerializer):
         ]
 
 
-class AttendanceSerializer(serializers.Serializer):
+class AttendanceSerializer(StrictSerializer):
     person = UsernameField()
     mode = serializers.ChoiceField(choices=AttendanceMode.choices)
     note = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
@@ -334,11 +341,11 @@ class DocumentRequestSerializer(StrictSerializer):
         if data["kind"] == DocumentKind.PROPOSAL:
             if not data.get("engagement"):
                 raise serializers.ValidationError(
-                    {"engagement": ["A proposal is for an engagement: name it."]}
+                    {"engagement": ["A proposal is for an engagement: name it."]}, code=RULE
                 )
             if data.get("account") or data.get("quarter"):
                 raise serializers.ValidationError(
-                    {"quarter": ["A proposal takes an engagement only."]}
+                    {"quarter": ["A proposal takes an engagement only."]}, code=RULE
                 )
         else:
             missing = {
@@ -347,9 +354,9 @@ class DocumentRequestSerializer(StrictSerializer):
                 if not data.get(name)
             }
             if missing:
-                raise serializers.ValidationError(missing)
+                raise serializers.ValidationError(missing, code=RULE)
             if data.get("engagement"):
                 raise serializers.ValidationError(
-                    {"engagement": ["A QBR is for an account, not an engagement."]}
+                    {"engagement": ["A QBR is for an account, not an engagement."]}, code=RULE
                 )
         return data

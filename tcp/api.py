@@ -168,9 +168,10 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 # Field errors that a well-formed request can still meet: a named record that does not exist
-# (or is not the caller's to see), or a rule across fields. They answer 422, so that 400 always
-# means the request does not match the schema.
-RULE_CODES = {"missing", "does_not_exist", RULE}
+# (or is not the caller's to see), a rule across fields, or a decimal out of its range (sent
+# as text, its bounds are not the schema's to say). They answer 422, so that 400 always means
+# the request does not match the schema.
+RULE_CODES = {"missing", "does_not_exist", "out_of_range", RULE}
 
 
 def _codes(detail: Any) -> set[str]:
@@ -179,6 +180,16 @@ def _codes(detail: Any) -> set[str]:
     if isinstance(detail, list):
         return set().union(*(_codes(v) for v in detail))
     return {getattr(detail, "code", None) or "invalid"}
+
+
+def _required_as_rule(detail: Any) -> Any:
+    if isinstance(detail, dict):
+        return {k: _required_as_rule(v) for k, v in detail.items()}
+    if isinstance(detail, list):
+        return [_required_as_rule(v) for v in detail]
+    if getattr(detail, "code", None) == "required":
+        return exceptions.ErrorDetail("A new record needs this field.", code=RULE)
+    return detail
 
 
 def _first_message(fields: Any, path: str = "") -> str:
@@ -218,22 +229,68 @@ class ErrorSerializer(serializers.Serializer):
 # Input -------------------------------------------------------------------------------------------
 
 
+# The JSON type each kind of field takes, as the schema says: DRF would also read "true" or
+# 1 as a boolean, "5" as an integer and 5 as text or a decimal, so a client's mistake in one
+# place would pass unnoticed and the schema would not be the whole truth.
+JSON_TYPES: list[tuple[type[serializers.Field], tuple[type, ...], str]] = [
+    (serializers.BooleanField, (bool,), "Give true or false."),
+    (serializers.IntegerField, (int,), "Give a whole number."),
+    (serializers.DecimalField, (str,), 'Give the number as a string, e.g. "1000.00".'),
+    (serializers.CharField, (str,), "Give text."),
+    (serializers.DateField, (str,), "Give a date as text, e.g. 2026-01-31."),
+    (serializers.DateTimeField, (str,), "Give a date and time as text."),
+]
+
+
+def _json_type_error(field: serializers.Field, value: Any) -> str | None:
+    if value is None:
+        return None
+    for kind, types, message in JSON_TYPES:
+        if isinstance(field, kind):
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                return message
+            return None
+    return None
+
+
 class StrictSerializer(serializers.Serializer):
-    """Refuses fields it does not know, so a typo is an error rather than silently lost."""
+    """Refuses fields it does not know, so a typo is an error rather than silently lost, and
+    values of another JSON type than the field's."""
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
-            writable = {name for name, f in self.fields.items() if not f.read_only}
-            unknown = sorted(str(k) for k in data if k not in writable)
-            if unknown:
-                raise exceptions.ValidationError(
-                    {name: ["This field is not known or cannot be written."] for name in unknown}
-                )
+            writable = {name: f for name, f in self.fields.items() if not f.read_only}
+            errors: dict[str, list[str]] = {
+                str(name): ["This field is not known or cannot be written."]
+                for name in data
+                if name not in writable
+            }
+            for name, field in writable.items():
+                if name in data and (problem := _json_type_error(field, data[name])):
+                    errors[name] = [problem]
+            if errors:
+                raise exceptions.ValidationError(dict(sorted(errors.items())))
         return super().to_internal_value(data)
 
 
+class RangeDecimalField(serializers.DecimalField):
+    """A model's decimal, whose bounds (validators) answer as a rule (see RULE_CODES): the
+    API sends decimals as text, and a text pattern cannot say "at least 0.1"."""
+
+    def run_validators(self, value: Any) -> None:
+        try:
+            super().run_validators(value)
+        except exceptions.ValidationError as error:
+            raise exceptions.ValidationError(
+                [exceptions.ErrorDetail(str(d), code="out_of_range") for d in error.detail]
+            ) from None
+
+
 class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
-    pass
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: RangeDecimalField,
+    }
 
 
 @extend_schema_field(
@@ -278,9 +335,31 @@ class RefField(serializers.Field):
         return str(value.uuid)
 
 
-@extend_schema_field({"type": "string", "maxLength": 150, "description": "A username."})
+@extend_schema_field({"type": "string", "minLength": 1, "maxLength": 200})
+class NameField(serializers.SlugRelatedField):
+    """A record named by a plain name (a product line): text PostgreSQL can compare, or a 400
+    before any query."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str) or not data or "\x00" in data or len(data) > 200:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+@extend_schema_field(
+    {"type": "string", "minLength": 1, "maxLength": 150, "description": "A username."}
+)
 class UsernameField(serializers.SlugRelatedField):
     """A person named by their username."""
+
+    default_error_messages = {"blank": "Give a username."}
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        # DRF reads "" as null for related fields (an empty HTML select); in JSON it is a
+        # blank username, not a way to say null.
+        if data == "":
+            self.fail("blank")
+        return super().run_validation(data)
 
     def __init__(self, **kwargs: Any):
         kwargs.setdefault("queryset", User.objects.filter(is_active=True))
@@ -728,7 +807,14 @@ class SyncReadViewSet(viewsets.GenericViewSet):
 
     def respond(self, obj: models.Model, code: int = 200) -> Response:
         data = self.get_serializer(obj).data
-        return Response(data, status=code, headers={"ETag": etag_of(obj)})
+        if hasattr(obj, "version"):
+            tag = etag_of(obj)
+        else:
+            # A record read but never written here (a certification status): the ETag only
+            # tells a poller whether anything it reads has moved.
+            digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode())
+            tag = f'W/"{digest.hexdigest()[:16]}"'
+        return Response(data, status=code, headers={"ETag": tag})
 
     # A list built as JSON by PostgreSQL (output name -> SQL expression), spliced into the
     # response without Python touching each value: several times faster for long pages. The
@@ -801,6 +887,14 @@ class SyncWriteViewSet(SyncReadViewSet):
         serializer = self.get_serializer(instance, data=data, partial=partial)
         serializer.is_valid(raise_exception=True)
         return dict(serializer.validated_data)
+
+    def validated_new(self, data: Any) -> dict:
+        """A new record's fields: one the record needs but the body leaves out is the rule of
+        PUT …/external/{id}/ (which changes only what is sent on a record that exists)."""
+        try:
+            return self.validated(data)
+        except exceptions.ValidationError as error:
+            raise exceptions.ValidationError(_required_as_rule(error.detail)) from None
 
     def locked(self, obj: Any, expected: int | None) -> Any:
         """The row locked for this transaction, refused (412) when If-Match named an older
@@ -877,7 +971,7 @@ class SyncViewSet(WithDeletions, SyncWriteViewSet):
             lock_external_ids(self.resource, [external_id])
             existing = self.model._default_manager.filter(external_id=external_id).first()
             if existing is None:
-                data = self.validated(request.data)
+                data = self.validated_new(request.data)
                 data["external_id"] = external_id
                 return self.respond(self.create_checked(data), status.HTTP_201_CREATED)
             if not self.base_queryset().filter(pk=existing.pk).exists():
@@ -904,6 +998,10 @@ class SyncViewSet(WithDeletions, SyncWriteViewSet):
         rows = request.data
         if not isinstance(rows, list):
             raise exceptions.ValidationError({"non_field_errors": ["Send a JSON array."]})
+        if not all(isinstance(row, dict) for row in rows):
+            raise exceptions.ValidationError(
+                {"non_field_errors": ["Each record must be a JSON object."]}
+            )
         if not 0 < len(rows) <= BULK_LIMIT:
             raise exceptions.ValidationError(
                 {"non_field_errors": [f"Send 1 to {BULK_LIMIT} records."]}

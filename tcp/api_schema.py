@@ -4,6 +4,7 @@ refuse unknown fields (as the serializers do)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -33,9 +34,11 @@ class ParityAutoSchema(AutoSchema):
 
     def get_request_serializer(self) -> Any:
         serializer = super().get_request_serializer()
-        if self._action() == "bulk" and serializer is not None:
+        # PUT …/external/{id}/ changes only the fields sent on a record that exists; the
+        # fields a new record needs are refused by the service's rule (422) when missing.
+        if self._action() in ("bulk", "upsert") and serializer is not None:
             serializer_class: Any = type(serializer)
-            return serializer_class(many=True, partial=True)
+            return serializer_class(many=self._action() == "bulk", partial=True)
         return serializer
 
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
@@ -82,6 +85,15 @@ NO_NUL = r"^[^\x00]*$"
 NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
 
 
+# drf-spectacular's pattern for a decimal lets every digit be optional, so it allows "" and
+# "-", which DRF refuses: at least one digit, before or after the point.
+SPECTACULAR_DECIMAL = re.compile(r"\^-\?\\d\{0,(\d+)\}\(\?:\\\.\\d\{0,(\d+)\}\)\?\$")
+
+
+def _decimal_pattern(whole: str, places: str) -> str:
+    return rf"^-?(\d{{1,{whole}}}(\.\d{{0,{places}}})?|\.\d{{1,{places}}})$"
+
+
 def _text_rules(schema: Any) -> None:
     if isinstance(schema, list):
         for item in schema:
@@ -89,6 +101,10 @@ def _text_rules(schema: Any) -> None:
         return
     if not isinstance(schema, dict):
         return
+    if schema.get("format") == "decimal" and (
+        found := SPECTACULAR_DECIMAL.fullmatch(schema.get("pattern", ""))
+    ):
+        schema["pattern"] = _decimal_pattern(*found.groups())
     if schema.get("type") == "string" and not {"format", "enum", "pattern"} & schema.keys():
         schema["pattern"] = NOT_BLANK if schema.get("minLength", 0) >= 1 else NO_NUL
     for key in ("properties", "items", "allOf", "anyOf", "oneOf", "additionalProperties"):
