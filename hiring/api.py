@@ -156,7 +156,9 @@ class CandidateViewSet(viewsets.GenericViewSet):
     the opening's panel; anyone else gets a 404."""
 
     lookup_field = "uuid"
-    lookup_value_regex = "[0-9a-fA-F-]{36}"
+    # Anything up to the next slash, as the other resources: a malformed id reaches
+    # get_object and is this API's JSON 404.
+    lookup_value_regex = "[^/]+"
     pagination_class = None
     queryset = Candidate.objects.none()
     serializer_class = AuditionScoresSerializer

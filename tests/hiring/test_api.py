@@ -92,12 +92,13 @@ def test_outsiders_and_sales_leadership_get_404_from_the_api(
         response = api.post(_url(candidate), {**SCORES, "would_buy": True}, format="json")
         assert response.status_code == 404
         assert response.json()["type"] == "not_found"
-    assert (
-        api_client_for(manager)
-        .get("/api/v1/hiring-candidates/not-a-uuid/audition-scores/")
-        .status_code
-        == 404
+    malformed = api_client_for(manager).post(
+        "/api/v1/hiring-candidates/not-a-uuid/audition-scores/",
+        {**SCORES, "would_buy": True},
+        format="json",
     )
+    assert malformed.status_code == 404
+    assert malformed.json()["type"] == "not_found"
     assert not AuditionScore.objects.exists()
 
 
