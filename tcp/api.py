@@ -1117,16 +1117,20 @@ class BulkUpsert:
             .filter(pk__in=[o.pk for o in existing.values()])
             .values_list("pk", flat=True)
         )
-        context = view.get_serializer_context()
+        # One serializer for every record: building a ModelSerializer's fields costs more
+        # than validating a record with them, and they hold no state of their own.
+        serializer = view.get_serializer_class()(context=view.get_serializer_context())
         new: list[tuple[int, str, dict]] = []
         for i, ext, row in keyed:
             obj = existing.get(ext)
             if obj is not None and obj.pk not in visible:
                 self._error(i, ext, {"external_id": ["Not found, or not yours to see."]})
                 continue
-            serializer = view.get_serializer_class()(
-                obj, data=row, partial=obj is not None, context=context
-            )
+            for attr in ("_validated_data", "_errors", "_data"):
+                serializer.__dict__.pop(attr, None)
+            serializer.instance = obj
+            serializer.initial_data = row
+            serializer.partial = obj is not None
             if not serializer.is_valid():
                 self._error(i, ext, _flatten(serializer.errors))
                 continue
