@@ -165,6 +165,11 @@ class Account(TimestampedModel):
         indexes = [
             models.Index(fields=["name", "id"]),
             models.Index(fields=["industry", "region"]),
+            # The account list filtered by one of these, in name order: one index range,
+            # instead of walking the name index past every account of the other values.
+            models.Index(fields=["industry", "name", "id"], name="account_industry_name_idx"),
+            models.Index(fields=["region", "name", "id"], name="account_region_name_idx"),
+            models.Index(fields=["segment", "name", "id"], name="account_segment_name_idx"),
         ]
 
     def __str__(self) -> str:

@@ -95,6 +95,7 @@ from engagements.models import (
 from tcp import inline
 from tcp.http import AuthedRequest
 from tcp.models import AuditLogEntry, OrganisationSettings, User
+from tcp.pagination import page_with_total
 from tcp.services import EditConflict, audit_trail
 
 PAGE_SIZE = 50
@@ -144,12 +145,14 @@ def account_list(request: AuthedRequest) -> HttpResponse:
         .values("total")
     )
     money = DecimalField(max_digits=16, decimal_places=2)
-    accounts = accounts.annotate(
+    rows = accounts.annotate(
         open_pipeline=Coalesce(
             Subquery(open_pipeline, output_field=money), Value(0, output_field=money)
         )
     ).order_by(sort, "id")
-    page = Paginator(accounts, PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_with_total(
+        rows=rows, counted=accounts, number=request.GET.get("page"), per_page=PAGE_SIZE
+    )
     template = "engagements/account_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#results"
@@ -391,7 +394,12 @@ def engagement_list(request: AuthedRequest) -> HttpResponse:
             Q(commercial_lead=request.user) | Q(delivery_manager=request.user)
         )
     sort = data.get("sort") or "-opened_on"
-    page = Paginator(engagements.order_by(sort, "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    page = page_with_total(
+        rows=engagements.order_by(sort, "-id"),
+        counted=engagements,
+        number=request.GET.get("page"),
+        per_page=PAGE_SIZE,
+    )
     template = "engagements/engagement_list.html"
     if request.htmx and not request.htmx.boosted:
         template += "#results"

@@ -4,6 +4,8 @@ import functools
 from typing import Any, NamedTuple
 
 from django.db import connection
+from django.db.models import BooleanField, IntegerField
+from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 from django.urls import get_script_prefix, reverse
 
@@ -28,15 +30,37 @@ def _url(name: str) -> str:
     return _reverse(name, get_script_prefix())
 
 
-def unread_and_reports(user_id: int) -> tuple[int, bool]:
-    """How many notifications the person has not read yet, and whether anyone reports to
-    them (they hold 1:1s).
+def _tables() -> tuple[str, str]:
+    quote = connection.ops.quote_name
+    return quote(Notification._meta.db_table), quote(User._meta.db_table)
 
-    Every page shows both, so they are one plain query: building it through the ORM costs
-    more than running it.
-    """
-    notifications = connection.ops.quote_name(Notification._meta.db_table)
-    users = connection.ops.quote_name(User._meta.db_table)
+
+def navigation_figures() -> dict[str, RawSQL]:
+    """SQL for the two figures beside the person on every page: how many notifications
+    they have not read yet, and whether anyone reports to them (they hold 1:1s).
+
+    tcp.backends.ModelBackend loads them with the person (one query for both); they are
+    plain SQL because building them through the ORM costs more than running them."""
+    notifications, users = _tables()
+    return {
+        "nav_unread": RawSQL(  # noqa: S611 - no input in it
+            f"SELECT count(*) FROM {notifications} "  # noqa: S608 - table names only
+            f"WHERE recipient_id = {users}.id AND read_at IS NULL",
+            [],
+            output_field=IntegerField(),
+        ),
+        "nav_manages": RawSQL(  # noqa: S611 - no input in it
+            f"EXISTS (SELECT 1 FROM {users} report "  # noqa: S608 - table names only
+            f"WHERE report.manager_id = {users}.id AND report.is_active)",
+            [],
+            output_field=BooleanField(),
+        ),
+    }
+
+
+def unread_and_reports(user_id: int) -> tuple[int, bool]:
+    """The same two figures for a person loaded some other way (a test's request)."""
+    notifications, users = _tables()
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT (SELECT count(*) FROM {notifications} "  # noqa: S608
@@ -53,7 +77,12 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
     user = request.user
     if not user.is_authenticated:
         return {}
-    unread, manages = unread_and_reports(user.pk)
+    # As they were when the request began: every page that changes them redirects.
+    unread = getattr(user, "nav_unread", None)
+    if unread is None:
+        unread, manages = unread_and_reports(user.pk)
+    else:
+        manages = bool(getattr(user, "nav_manages", False))
     names = [("home", "Home")]
     if user.sees_everything or user.has_role(
         Role.ACCOUNT_MANAGER, Role.TECHNOLOGY_MANAGER, Role.PARTNER_MANAGER, Role.DELIVERY_MANAGER

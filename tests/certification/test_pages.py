@@ -155,7 +155,7 @@ def test_the_team_view_runs_a_fixed_number_of_queries(
         _report(manager, START)
     client = client_for(manager)
     client.get(_url("team"))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         assert client.get(_url("team"), {"sort": "-progress"}).status_code == 200
 
 
@@ -201,7 +201,7 @@ def test_the_leadership_view_runs_a_fixed_number_of_queries(
         _report(UserFactory.create(roles=[Role.TECHNOLOGY_MANAGER]), START)
     client = client_for(leadership)
     client.get(_url("leadership"))
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         client.get(_url("leadership"), {"sort": "-certified"})
 
 
@@ -349,7 +349,7 @@ def test_the_assessor_list_runs_a_fixed_number_of_queries(
         _report(UserFactory.create(roles=[Role.TECHNOLOGY_MANAGER]), START)
     client = client_for(assessor)
     client.get(_url("assess_list"))
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         assert client.get(_url("assess_list")).status_code == 200
 
 

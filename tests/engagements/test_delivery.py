@@ -749,7 +749,7 @@ def test_my_milestones_runs_a_fixed_number_of_queries(
     response = client.get(reverse("engagements:my_milestones"))
     assert len(response.context["awaiting"]) == 2 * engagements
     assert len(response.context["page"].object_list) == 2 * engagements
-    with django_assert_num_queries(5):
+    with django_assert_num_queries(4):
         client.get(reverse("engagements:my_milestones"))
 
 
@@ -768,7 +768,7 @@ def test_the_attendance_form_runs_a_fixed_number_of_queries(
     url = reverse("engagements:milestone_attendance", args=[delivering.uuid, review.pk])
     client = client_for(delivery_manager)
     assert len(client.get(url).context["rows"]) == 2 + team
-    with django_assert_num_queries(6):
+    with django_assert_num_queries(5):
         client.get(url)
 
 
@@ -782,5 +782,5 @@ def test_the_delivery_page_runs_a_fixed_number_of_queries(
     client = client_for(delivery_manager)
     url = reverse("engagements:delivery", args=[delivering.uuid])
     assert client.get(url).status_code == 200
-    with django_assert_num_queries(15):
+    with django_assert_num_queries(14):
         client.get(url)

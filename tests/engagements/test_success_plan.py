@@ -859,6 +859,6 @@ def test_the_page_runs_a_fixed_number_of_queries(
             log(plan, delivery_manager, kind, days_ago(n), f"{kind} {n}")
     client: Client = client_for(owner)
     client.get(page_url(engagement))
-    with django_assert_num_queries(13):
+    with django_assert_num_queries(12):
         response = client.get(page_url(engagement))
     assert text_of(response.text).count("Baseline → target") == rows

@@ -415,7 +415,8 @@ def test_the_account_list_runs_a_fixed_number_of_queries(
         EngagementFactory.create_batch(2, account=account)
     client = client_for(leadership)
     client.get(reverse("engagements:account_list"))  # warm the session
-    with django_assert_num_queries(4):
+    # The person with the navigation's figures; the page of accounts with their total.
+    with django_assert_num_queries(2):
         client.get(
             reverse("engagements:account_list"),
             {"industry": "healthcare", "sort": "-open_pipeline"},
@@ -429,7 +430,8 @@ def test_the_engagement_list_runs_a_fixed_number_of_queries(
     EngagementFactory.create_batch(rows)
     client = client_for(leadership)
     client.get(reverse("engagements:engagement_list"))
-    with django_assert_num_queries(4):
+    # The person with the navigation's figures; the page of engagements with their total.
+    with django_assert_num_queries(2):
         client.get(reverse("engagements:engagement_list"), {"stage": "discovery"})
 
 
@@ -450,7 +452,9 @@ def test_the_account_page_runs_a_fixed_number_of_queries(
         )
     client = client_for(leadership)
     client.get(account.get_absolute_url())
-    with django_assert_num_queries(8):
+    # The person (with the navigation's figures), the account, the organisation, its latest
+    # engagements, team, contacts and history.
+    with django_assert_num_queries(7):
         client.get(account.get_absolute_url())
 
 
@@ -469,8 +473,10 @@ def test_the_engagement_page_runs_a_fixed_number_of_queries(
         )
     client = client_for(leadership)
     client.get(engagement.get_absolute_url())
-    # The ninth: whether the commercial lead's certification is overdue (a notice).
-    with django_assert_num_queries(9):
+    # The person (with the navigation's figures), the engagement, the organisation, missed
+    # milestones, product lines, stage history, history, and whether the commercial lead's
+    # certification is overdue (a notice).
+    with django_assert_num_queries(8):
         client.get(engagement.get_absolute_url())
 
 
