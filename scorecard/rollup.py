@@ -197,11 +197,11 @@ def _completed(params: dict[str, Any]) -> None:
             coalesce(sm.days, 0) <= e.contracted_effort_days * %(tolerance)s / 100 AS scope_ok,
             e.completed_on <= e.contracted_end + %(grace)s AS on_time
         FROM engagements_engagement e
-        LEFT JOIN (
-            SELECT engagement_id, sum(abs(effort_delta_days)) AS days
-            FROM engagements_scopechange WHERE cause = 'scoping_miss' GROUP BY engagement_id
-        ) sm ON sm.engagement_id = e.id
-        WHERE e.completed_on IS NOT NULL"""
+        LEFT JOIN LATERAL (
+            SELECT sum(abs(effort_delta_days)) AS days FROM engagements_scopechange
+            WHERE engagement_id = e.id AND cause = 'scoping_miss'
+        ) sm ON true
+        WHERE e.completed_on BETWEEN %(events_first)s AND %(events_last)s"""
     aggregates = """count(*) AS n, count(*) FILTER (WHERE src.scope_ok) AS accurate,
         count(*) FILTER (WHERE src.on_time) AS on_time"""
     _insert(
@@ -230,7 +230,7 @@ def _closed(params: dict[str, Any]) -> None:
             SELECT engagement_id, count(*) AS n FROM engagements_engagement_product_lines
             GROUP BY engagement_id
         ) lc ON lc.engagement_id = e.id
-        WHERE d.day IS NOT NULL"""
+        WHERE d.day BETWEEN %(events_first)s AND %(events_last)s"""
     won = "coalesce(date_trunc(src.p_kind, src.signed::timestamp)::date = src.p_start, false)"
     lost = "coalesce(date_trunc(src.p_kind, src.lost::timestamp)::date = src.p_start, false)"
     where = f"NOT (src.second AND {won})"
@@ -266,7 +266,8 @@ def _poc(params: dict[str, Any]) -> None:
         SELECT e.id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
             e.poc_concluded_on AS day, e.poc = 'successful' AS success
         FROM engagements_engagement e
-        WHERE e.poc_concluded_on IS NOT NULL AND e.poc IN ('successful', 'failed')"""
+        WHERE e.poc_concluded_on BETWEEN %(events_first)s AND %(events_last)s
+            AND e.poc IN ('successful', 'failed')"""
     aggregates = "count(*) AS n, count(*) FILTER (WHERE src.success) AS success"
     _insert(
         _grouped(src, aggregates, at="event", params=params),
@@ -283,7 +284,7 @@ def _participation(params: dict[str, Any]) -> None:
         JOIN engagements_engagement e ON e.id = m.engagement_id
         LEFT JOIN engagements_milestoneattendance a ON a.milestone_id = m.id
             AND a.person_id = e.commercial_lead_id AND a.mode = 'contributed'
-        WHERE m.critical AND m.held_on IS NOT NULL"""
+        WHERE m.critical AND m.held_on BETWEEN %(events_first)s AND %(events_last)s"""
     aggregates = "count(*) AS n, count(*) FILTER (WHERE src.contributed) AS contributed"
     _insert(
         _grouped(src, aggregates, at="event", params=params),
@@ -302,7 +303,8 @@ def _discovery(params: dict[str, Any]) -> None:
             ) AS analysed
         FROM engagements_stagechange s
         JOIN engagements_engagement e ON e.id = s.engagement_id
-        WHERE s.to_stage = 'proposal' AND s."on" >= %(adoption)s"""
+        WHERE s.to_stage = 'proposal' AND s."on" >= %(adoption)s
+            AND s."on" BETWEEN %(events_first)s AND %(events_last)s"""
     aggregates = "count(*) AS n, count(*) FILTER (WHERE src.analysed) AS analysed"
     _insert(
         _grouped(src, aggregates, at="event", params=params),
@@ -316,7 +318,8 @@ def _ratings(params: dict[str, Any]) -> None:
         SELECT r.engagement_id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
             r.rated_on AS day, r.self_rating, r.client_rating, r.recommend_score
         FROM engagements_clientrating r
-        JOIN engagements_engagement e ON e.id = r.engagement_id"""
+        JOIN engagements_engagement e ON e.id = r.engagement_id
+        WHERE r.rated_on BETWEEN %(events_first)s AND %(events_last)s"""
     aggregates = """count(*) AS n,
         coalesce(sum(src.self_rating - src.client_rating), 0) AS gap,
         coalesce(sum(src.client_rating), 0) AS rating,
@@ -338,7 +341,8 @@ _REVENUE_SRC = """
     SELECT r.engagement_id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
         r.month AS day, r.revenue, r.cost
     FROM engagements_revenueentry r
-    JOIN engagements_engagement e ON e.id = r.engagement_id"""
+    JOIN engagements_engagement e ON e.id = r.engagement_id
+    WHERE r.month BETWEEN %(events_first)s AND %(events_last)s"""
 
 
 def _revenue(params: dict[str, Any], ctx: Context, wanted: bool) -> None:
@@ -683,16 +687,20 @@ def compute(
         "grid_first": add_months(min(p.start for p in periods), -1),
         "grid_last": last_end,
     }
-    events = any(keys is None or keys - STOCK for keys in work.values())
+    events = [p for p, keys in work.items() if keys is None or keys - STOCK]
+    if events:
+        # Rows dated outside every period that needs them are left out before any join.
+        params["events_first"] = min(p.start for p in events)
+        params["events_last"] = max(p.end for p in events)
     coverage = {"certification_coverage", "certification_on_track", "certification_overdue"}
     steps: list[tuple[str, bool, Callable[[], None]]] = [
-        ("completions", events, lambda: _completed(params)),
-        ("wins and losses", events, lambda: _closed(params)),
-        ("proofs of concept", events, lambda: _poc(params)),
-        ("delivery participation", events, lambda: _participation(params)),
-        ("discovery", events, lambda: _discovery(params)),
-        ("client ratings", events, lambda: _ratings(params)),
-        ("revenue", events, lambda: _revenue(params, ctx, "revenue_per_account" in wanted)),
+        ("completions", bool(events), lambda: _completed(params)),
+        ("wins and losses", bool(events), lambda: _closed(params)),
+        ("proofs of concept", bool(events), lambda: _poc(params)),
+        ("delivery participation", bool(events), lambda: _participation(params)),
+        ("discovery", bool(events), lambda: _discovery(params)),
+        ("client ratings", bool(events), lambda: _ratings(params)),
+        ("revenue", bool(events), lambda: _revenue(params, ctx, "revenue_per_account" in wanted)),
         ("backlog", "backlog" in wanted, lambda: _backlog(params)),
         ("pipeline", "pipeline_growth" in wanted, lambda: _pipeline(params)),
         ("retention", "client_retention" in wanted, lambda: _retention(params)),

@@ -93,7 +93,8 @@ PROGRESS_KEY = "scorecard:recompute-progress"
 
 
 def recompute_progress() -> dict[str, Any] | None:
-    """How far an administrator's "recompute now" has come: done, total, running."""
+    """How far an administrator's "recompute now" has come: steps done and in total,
+    running, the step under way (`step`) and, once finished, the periods recomputed."""
     return cache.get(PROGRESS_KEY)
 
 
@@ -107,15 +108,17 @@ def scorecard_recompute_all(*, report_progress: bool = False) -> int:
     steps = rollup.STEPS + 1
     done = 0
 
-    def step(_name: str) -> None:
+    def step(name: str) -> None:
         nonlocal done
         done += 1
         if report_progress:
-            cache.set(PROGRESS_KEY, {"done": done, "total": steps, "running": True}, 3600)
+            progress = {"done": done, "total": steps, "running": True, "step": name}
+            cache.set(PROGRESS_KEY, progress, 3600)
 
     written = snapshots_recompute_many(work=dict.fromkeys(periods), progress=step)
     if report_progress:
-        cache.set(PROGRESS_KEY, {"done": steps, "total": steps, "running": False}, 3600)
+        progress = {"done": steps, "total": steps, "running": False, "periods": len(periods)}
+        cache.set(PROGRESS_KEY, progress, 3600)
     RollupState.objects.update_or_create(pk=1, defaults={"last_full_run": timezone.now()})
     return written
 

@@ -334,7 +334,9 @@ def test_an_administrator_recomputes_now_and_sees_the_progress(
         kpi="timeline_adherence", period_type="quarter", period_start=LAST_QUARTER.start
     ).exists()
     status = client.get("/scorecard/recompute/status/").content.decode()
-    assert "Recomputed" in status
+    periods = len(services.all_periods())
+    assert f"Recomputed every KPI for {periods} periods" in status
+    assert 'value="12" max="12"' in status  # every step of the rollup, and the write
 
 
 def test_only_administrators_may_recompute(leadership: User) -> None:
