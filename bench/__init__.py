@@ -1,0 +1,1 @@
+"""Benchmarks: bench/run.py and the scripts it runs beside it."""
