@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -44,6 +45,8 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from tcp.models import IdempotencyRecord, Tombstone, User
 from tcp.services import EditConflict
+
+logger = logging.getLogger("django.request")
 
 BULK_LIMIT = 1000
 PAGE_SIZE_DEFAULT = 100
@@ -91,6 +94,7 @@ ERROR_TYPES = {
     422: "unprocessable",
     428: "precondition_required",
     429: "throttled",
+    500: "server_error",
 }
 
 
@@ -149,7 +153,18 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
     response = drf_exception_handler(exc, context)
     if response is None:
-        return None
+        # A fault of ours: logged with its traceback as Django would, answered in the API's
+        # shape rather than the site's HTML page.
+        request = context.get("request")
+        logger.error(
+            "Internal Server Error: %s",
+            getattr(request, "path", "?"),
+            exc_info=exc,
+            extra={"status_code": 500, "request": getattr(request, "_request", None)},
+        )
+        return Response(
+            error_body(500, "Something went wrong on our side; it has been logged."), status=500
+        )
     code = response.status_code
     detail = getattr(exc, "detail", None)
     if isinstance(exc, exceptions.ValidationError):
