@@ -5,6 +5,7 @@ import datetime as dt
 from pathlib import Path
 
 from celery.schedules import crontab
+from django.utils.csp import CSP
 from environs import Env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -31,6 +32,26 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=12 * 60 * 60)
+# A session ends after this long without a request, and this long after sign-in whatever
+# happens (tcp.middleware.SessionLimitsMiddleware).
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_SECONDS", default=30 * 60)
+SESSION_ABSOLUTE_SECONDS = env.int("SESSION_ABSOLUTE_SECONDS", default=SESSION_COOKIE_AGE)
+
+# Content Security Policy: the site's own scripts and styles only (no inline code but what
+# carries the request's nonce), images from here or embedded, no framing. Charts, which
+# are SVG documents of their own, get theirs in tcp.middleware.SvgPolicyMiddleware.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -64,9 +85,12 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tcp.middleware.SessionLimitsMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "tcp.middleware.SvgPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Last, so it sees the outcome of a sign-in: answers a locked-out one with 429.
     "axes.middleware.AxesMiddleware",
@@ -86,6 +110,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "tcp.context_processors.navigation",
+                "django.template.context_processors.csp",
             ],
             "builtins": ["django.templatetags.static"],
         },

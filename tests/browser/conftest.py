@@ -23,6 +23,15 @@ def page(monkeypatch: pytest.MonkeyPatch) -> Iterator[Page]:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         page.set_default_timeout(15_000)
+        refused: list[str] = []
+        page.on(
+            "console",
+            lambda message: (
+                refused.append(message.text) if "Content Security Policy" in message.text else None
+            ),
+        )
         yield page
+        # Every journey doubles as a check that the pages need nothing the CSP refuses.
+        assert refused == [], refused
         context.close()
         browser.close()

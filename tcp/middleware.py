@@ -1,0 +1,71 @@
+"""Request rules the whole site shares: how long a signed-in session may last, and the
+content security policy of the pictures it draws."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.utils.csp import CSP
+
+# Keys in the session: when it began (set at sign-in) and when it was last used.
+STARTED = "parity_started"
+SEEN = "parity_seen"
+# The last-used time is written at most this often, so browsing does not rewrite the
+# session on every request.
+SEEN_PRECISION = 60
+
+# A chart is an SVG document of its own, shown through <img>: it carries its styles inline
+# and runs no script. It gets this policy instead of the pages'.
+SVG_POLICY = {
+    "default-src": [CSP.NONE],
+    "style-src": [CSP.UNSAFE_INLINE],
+    "img-src": ["data:"],
+}
+
+
+class SessionLimitsMiddleware:
+    """Ends a session that sat idle longer than SESSION_IDLE_SECONDS, or that began longer
+    than SESSION_ABSOLUTE_SECONDS ago, whatever its activity; the person signs in again."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = request.session
+        user = getattr(request, "user", None)
+        # Token calls to the API carry no session; they are signed in by the view later.
+        if user is not None and user.is_authenticated:
+            now = int(time.time())
+            started = session.get(STARTED)
+            seen = session.get(SEEN, started)
+            if started is None:
+                # The first request of a new session: sign-in cycles the session key.
+                session[STARTED] = session[SEEN] = now
+            elif (
+                now - started > settings.SESSION_ABSOLUTE_SECONDS
+                or now - seen > settings.SESSION_IDLE_SECONDS
+            ):
+                logout(request)
+                return redirect_to_login(request.get_full_path())
+            elif now - seen >= SEEN_PRECISION:
+                session[SEEN] = now
+        return self.get_response(request)
+
+
+class SvgPolicyMiddleware:
+    """Gives SVG responses the image policy. Sits after Django's CSP middleware in
+    MIDDLEWARE, so it sees the response first and the CSP middleware then applies it."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if response.get("Content-Type", "").startswith("image/svg+xml"):
+            response._csp_config = SVG_POLICY  # type: ignore[attr-defined]
+        return response
