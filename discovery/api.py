@@ -98,8 +98,13 @@ class DiscoverySummaryViewSet(SyncReadViewSet):
             )
         )
 
-    def summary(self, engagement: Any) -> dict[str, Any]:
-        missing = [b.message for b in services.discovery_blockers(engagement=engagement)]
+    def summary(self, engagement: Any, profile: Any = None) -> dict[str, Any]:
+        blockers = services.discovery_blockers(
+            engagement=engagement,
+            profile=profile or services.profile_with_counts(engagement.account),
+            has_analysis=engagement.n_complete > 0,
+        )
+        missing = [b.message for b in blockers]
         return {
             "id": engagement.uuid,
             "external_id": engagement.external_id,
@@ -112,7 +117,14 @@ class DiscoverySummaryViewSet(SyncReadViewSet):
 
     def list(self, request: Request) -> Response:
         page = self.paginate_queryset(self.get_queryset())
-        rows = [self.summary(e) for e in page]
+        # The page's profiles in one query; an account without one reads as an empty profile.
+        profiles = {
+            p.account_id: p
+            for p in ClientIntelligenceProfile.objects.with_counts().filter(
+                account_id__in={e.account_id for e in page}
+            )
+        }
+        rows = [self.summary(e, profiles.get(e.account_id)) for e in page]
         return self.get_paginated_response(DiscoverySummarySerializer(rows, many=True).data)
 
     def retrieve(self, request: Request, uuid: str) -> Response:

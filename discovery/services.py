@@ -64,23 +64,28 @@ def profile_with_counts(account: Account) -> ClientIntelligenceProfile:
 
 
 def discovery_blockers(
-    *, engagement: Engagement, profile: ClientIntelligenceProfile | None = None
+    *,
+    engagement: Engagement,
+    profile: ClientIntelligenceProfile | None = None,
+    has_analysis: bool | None = None,
 ) -> list[Blocker]:
     """What is missing before this engagement may have a proposal (empty: discovery complete).
 
     Discovery is complete when the account's client intelligence profile is complete and at
     least one of the engagement's Failure-Cost Analyses is complete. `profile`: the account's
-    profile from profile_with_counts(), when the caller has it already.
+    profile from profile_with_counts(), and `has_analysis`: whether one is complete, when the
+    caller has them already (a list computes both for a page at once).
     """
     profile = profile or profile_with_counts(engagement.account)
     blockers = [
         Blocker(f"Client intelligence profile: {message}", profile_url(engagement.account, anchor))
         for message, anchor in profile.missing()
     ]
-    has_analysis = (
-        engagement.pk is not None
-        and FailureCostAnalysis.objects.complete().filter(engagement=engagement).exists()
-    )
+    if has_analysis is None:
+        has_analysis = (
+            engagement.pk is not None
+            and FailureCostAnalysis.objects.complete().filter(engagement=engagement).exists()
+        )
     if not has_analysis:
         blockers.append(
             Blocker(

@@ -92,3 +92,26 @@ def test_kpi_snapshots_and_tcp_impact_are_for_leadership_only(
     assert api_client_for(owner).get("/api/v1/tcp-impact/").status_code == 404
     bad = api_client_for(leadership).get("/api/v1/kpi-snapshots/?kpi=nonsense")
     assert bad.status_code == 400
+
+
+def test_the_discovery_summary_list_makes_the_same_queries_for_one_engagement_and_twenty(
+    leadership: User, discovered: Engagement
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import EngagementFactory
+
+    api = api_client_for(leadership)
+    api.get("/api/v1/discovery-summaries/")  # the token's last-used stamp is written once a minute
+    counts = []
+    for extra in (0, 19):
+        EngagementFactory.create_batch(extra, account=discovered.account)
+        with CaptureQueriesContext(connection) as ctx:
+            rows = api.get("/api/v1/discovery-summaries/").json()["results"]
+        assert len(rows) == 1 + extra
+        counts.append(len(ctx.captured_queries))
+    assert counts[0] == counts[1]
+    complete = {row["id"]: row["complete"] for row in rows}
+    assert complete[str(discovered.uuid)] is True
+    assert list(complete.values()).count(True) == 1
