@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import (
     Avg,
     Count,
+    Exists,
     F,
     Max,
     Min,
@@ -652,12 +653,22 @@ def may_score_audition(user: User, candidate: Candidate) -> bool:
     return candidate.opening.panel.filter(pk=user.pk).exists()
 
 
+def audition_scores_hidden(*, opening: Opening, user: User) -> QuerySet[Candidate]:
+    """The opening's candidates whose panel scores `user` may not read yet: for a member
+    of the opening's panel, those they have not scored themselves, so nobody anchors on a
+    colleague's marks; for anyone else who may see the candidates, none. The pages and the
+    API all ask this (through audition_scores_visible for one candidate)."""
+    if not opening.panel.filter(pk=user.pk).exists():
+        return Candidate.objects.none()
+    return opening.candidates.exclude(
+        Exists(AuditionScore.objects.filter(candidate=OuterRef("pk"), panelist=user))
+    )
+
+
 def audition_scores_visible(*, candidate: Candidate, user: User) -> bool:
-    """A panel member sees the panel's scores only after submitting their own, so nobody
-    anchors on a colleague's marks; others who may see the candidate see them at once."""
-    if not may_score_audition(user, candidate):
-        return True
-    return AuditionScore.objects.filter(candidate=candidate, panelist=user).exists()
+    """Whether `user` may read the panel's scores of this candidate (audition_scores_hidden)."""
+    hidden = audition_scores_hidden(opening=candidate.opening, user=user)
+    return not hidden.filter(pk=candidate.pk).exists()
 
 
 @transaction.atomic

@@ -482,10 +482,9 @@ def compare(request: AuthedRequest, uuid: Any) -> HttpResponse:
     """The opening's candidates side by side, sortable by any score."""
     opening = _opening(request, uuid)
     weights = services.category_weights(opening.profile)
-    panel_member = opening.panel.filter(pk=request.user.pk).exists()
-    scored = set(
-        AuditionScore.objects.filter(candidate__opening=opening, panelist=request.user).values_list(
-            "candidate_id", flat=True
+    hidden = set(
+        services.audition_scores_hidden(opening=opening, user=request.user).values_list(
+            "pk", flat=True
         )
     )
     rows = []
@@ -497,7 +496,7 @@ def compare(request: AuthedRequest, uuid: Any) -> HttpResponse:
                 "candidate": c,
                 "rollup": services.rollup(values, weights),
                 # The independence rule holds here too: unsubmitted panel members see none.
-                "audition": not panel_member or c.pk in scored,
+                "audition": c.pk not in hidden,
                 "deliverable": review.rating if review else None,
                 "disc": getattr(c, "disc", None),
             }

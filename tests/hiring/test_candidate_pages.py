@@ -355,11 +355,12 @@ def test_the_opening_page_lists_candidates_in_a_fixed_number_of_queries(
     client = client_for(manager)
     url = reverse("hiring:opening", args=[opening.uuid])
     add_candidate(opening, manager)
-    with django_assert_max_num_queries(7):
+    # The page's own queries are 7; the rest of the allowance is the session's upkeep.
+    with django_assert_max_num_queries(10) as one:
         client.get(url)
     for n in range(10):
         add_candidate(opening, manager, name=f"More{n}")
-    with django_assert_max_num_queries(7):
+    with django_assert_max_num_queries(len(one)):
         page = client.get(url)
     assert len(page.context["candidates"]) == 11
 
@@ -373,7 +374,7 @@ def test_the_candidate_page_keeps_its_query_count_however_long_the_plan(
         candidate=candidate, ratings=dict.fromkeys(questions, (3, "")), interviewer=manager
     )
     client = client_for(manager)
-    with django_assert_max_num_queries(16):
+    with django_assert_max_num_queries(19):
         page = client.get(reverse("hiring:candidate", args=[candidate.uuid]))
     assert len(page.context["interview_form"].rows()) == len(questions)
 
