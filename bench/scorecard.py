@@ -9,7 +9,7 @@ Measures in one run, on the same database:
 - a full recompute of every KPI for every period from empty snapshots (inside a
   transaction that is rolled back, unless the database has no snapshots yet, in which
   case this run keeps them), and the nightly full recompute over stored snapshots;
-- the recompute after one engagement changes (its completion day moves by one day),
+- the recompute after one engagement changes (its completion moves into the next month),
   through the same change-driven refresh the workers run. The change is reverted and its
   periods recomputed afterwards, so only the snapshots' computed_at can differ.
 
@@ -18,7 +18,6 @@ Prints one `BENCH-ROW {json}` line per result (bench/run.py collects them) and a
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import statistics
@@ -41,6 +40,7 @@ from django.utils import timezone  # noqa: E402
 from engagements.models import Engagement  # noqa: E402
 from scorecard import services  # noqa: E402
 from scorecard.models import KpiSnapshot  # noqa: E402
+from scorecard.periods import add_months  # noqa: E402
 
 FULL_GOAL = 5.0  # times the baseline
 CHANGE_GOAL_S = 1.0
@@ -84,7 +84,8 @@ def full_from_empty() -> tuple[float, int, bool]:
 
 def one_engagement_change() -> tuple[float, int, int, str]:
     """(seconds, rows written, periods touched, which engagement): move one completed
-    engagement's completion by a day and run the refresh; then put everything back."""
+    engagement's completion into the next month and run the refresh; then put everything
+    back."""
     services.scorecard_refresh()  # catch up first, so only this change is new
     two_years_ago = timezone.localdate().year - 2
     engagement = (
@@ -98,7 +99,9 @@ def one_engagement_change() -> tuple[float, int, int, str]:
         "completed_on", "updated_at", "version"
     )[0]
     assert engagement.completed_on is not None
-    moved = engagement.completed_on + dt.timedelta(days=1)
+    # Into the next month: its month and quarter (perhaps) lose a completion, the next gain
+    # one, and the backlog moves at the month end in between.
+    moved = add_months(engagement.completed_on, 1)
     fields = Engagement.objects.filter(pk=engagement.pk).values_list(
         "opened_on",
         "proposal_on",
