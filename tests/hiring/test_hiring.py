@@ -335,6 +335,9 @@ def test_pages_refuse_the_wrong_method(opening: Opening, manager: User) -> None:
     client = client_for(manager)
     assert client.get(reverse("hiring:hire", args=[candidate.uuid])).status_code == 405
     assert client.post(reverse("hiring:compare", args=[opening.uuid])).status_code == 405
+    assert client.get(reverse("hiring:attach", args=[candidate.uuid])).status_code == 405
+    assert client.put(reverse("hiring:panel", args=[opening.uuid])).status_code == 405
+    assert client.put(reverse("hiring:erase", args=[candidate.uuid])).status_code == 405
 
 
 def test_the_pipeline_moves_one_step_at_a_time_and_records_the_timeline(

@@ -341,6 +341,8 @@ def test_profile_pages_refuse_the_wrong_method(profile: JobProfile, manager: Use
     assert client.get(reverse("hiring:attributes", args=[profile.uuid])).status_code == 405
     assert client.get(reverse("hiring:plan_add", args=[profile.uuid])).status_code == 405
     assert client.put(reverse("hiring:profile", args=[profile.uuid])).status_code == 405
+    assert client.get(reverse("hiring:question_add", args=[profile.uuid])).status_code == 405
+    assert client.delete(reverse("hiring:profiles")).status_code == 405
 
 
 def test_the_profile_page_keeps_its_query_count_however_many_rows(
