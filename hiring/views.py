@@ -6,6 +6,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Case, Count, IntegerField, Model, Q, Value, When
 from django.forms import BaseForm
 from django.http import FileResponse, Http404, HttpResponse
@@ -36,6 +37,7 @@ from hiring.forms import (
 )
 from hiring.models import (
     AUDITION_CRITERIA,
+    CLOSED_STAGES,
     NEXT_STAGE,
     AuditionScore,
     Candidate,
@@ -269,20 +271,26 @@ def _redirect(request: AuthedRequest, url: str) -> HttpResponse:
 
 
 def _section(
-    request: AuthedRequest, candidate: Candidate, section: str, note: str = "", **forms: Any
+    request: AuthedRequest,
+    candidate: Candidate,
+    section: str,
+    note: str = "",
+    confirm_end: str = "",
+    **forms: Any,
 ) -> HttpResponse:
     """The reply to a form on the candidate's page. With htmx, only the form's card comes
-    back, with the errors beside its fields or what was saved; without, a refusal is the
-    whole page (400) and a success is a redirect with the message."""
-    if request.htmx:
-        context = _candidate_context(request, candidate, **forms)
-        context["note"] = note
-        return render(request, f"hiring/candidate_detail.html#{section}", context)
-    if note:
+    back, with the errors beside its fields, what was saved, or the question to confirm;
+    without, a refusal is the whole page (400), a question the whole page (200) and a
+    success a redirect with the message."""
+    if note and not request.htmx:
         messages.success(request, note)
         return redirect("hiring:candidate", uuid=candidate.uuid)
     context = _candidate_context(request, candidate, **forms)
-    return render(request, "hiring/candidate_detail.html", context, status=400)
+    context.update(note=note, confirm_end=confirm_end)
+    if request.htmx:
+        return render(request, f"hiring/candidate_detail.html#{section}", context)
+    status = 200 if confirm_end else 400
+    return render(request, "hiring/candidate_detail.html", context, status=status)
 
 
 @require_POST
@@ -339,6 +347,10 @@ def candidate_disc(request: AuthedRequest, uuid: Any) -> HttpResponse:
     return _section(request, candidate, "disc", disc_form=form)
 
 
+class _AskFirst(Exception):
+    pass
+
+
 @require_POST
 def candidate_stage(request: AuthedRequest, uuid: Any) -> HttpResponse:
     candidate = _candidate(request, uuid)
@@ -346,14 +358,31 @@ def candidate_stage(request: AuthedRequest, uuid: Any) -> HttpResponse:
     choices = _candidate_context(request, candidate)["stage_choices"]
     form = StageForm(request.POST, choices=choices)
     if form.is_valid():
+        stage = form.cleaned_data["stage"]
+        ask_first = stage in CLOSED_STAGES and request.POST.get("confirmed") != "yes"
         try:
-            services.candidate_advance(
-                candidate=candidate,
-                stage=form.cleaned_data["stage"],
-                reason=form.cleaned_data["reason"],
-                actor=request.user,
+            with transaction.atomic():
+                services.candidate_advance(
+                    candidate=candidate,
+                    stage=stage,
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+                if ask_first:
+                    raise _AskFirst
+        except _AskFirst:
+            # The service allowed the change (its rules are checked once, there) and it
+            # was undone: ending a candidacy cannot be reversed, so the person confirms.
+            candidate.refresh_from_db()
+            return _section(
+                request,
+                candidate,
+                "pipeline",
+                stage_form=form,
+                confirm_end=Stage(stage).label.lower(),
             )
         except ValidationError as refusal:
+            candidate.refresh_from_db()
             _apply(form, refusal)
         else:
             # The stage decides which cards the page shows: load it whole.

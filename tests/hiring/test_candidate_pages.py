@@ -403,3 +403,30 @@ def test_the_openings_candidates_are_searched_filtered_sorted_and_paged(
     assert "Yuri Lovelace" in fragment
     assert "Add a candidate" not in fragment
     assert "No candidate matches" in client.get(url + "?q=nobody").content.decode()
+
+
+@pytest.mark.parametrize("htmx", [False, True])
+def test_ending_a_candidacy_asks_first_and_changes_nothing_until_confirmed(
+    opening: Opening, manager: User, htmx: bool
+) -> None:
+    candidate = add_candidate(opening, manager, stage=Stage.INTERVIEW)
+    client = client_for(manager)
+    url = reverse("hiring:stage", args=[candidate.uuid])
+    headers = HTMX if htmx else {}
+    data = {"stage": "rejected", "reason": "Weaker on architecture"}
+    question = client.post(url, data, headers=headers)
+    assert question.status_code == 200
+    page = question.content.decode()
+    assert "Mark Ada Lovelace as rejected?" in page
+    assert 'name="confirmed" value="yes"' in page
+    assert Candidate.objects.get().stage == Stage.INTERVIEW
+    assert not AuditLogEntry.objects.filter(action="candidate.stage").exists()
+    done = client.post(url, {**data, "confirmed": "yes"}, headers=headers)
+    assert done.status_code == (200 if htmx else 302)
+    rejected = Candidate.objects.get()
+    assert (rejected.stage, rejected.decision_reason, rejected.decided_by) == (
+        Stage.REJECTED,
+        "Weaker on architecture",
+        manager,
+    )
+    assert AuditLogEntry.objects.filter(action="candidate.stage").count() == 1
