@@ -410,7 +410,8 @@ def _visible_engagement(request: AuthedRequest, uuid: Any) -> Engagement:
     return get_object_or_404(
         Engagement.objects.visible_to(request.user)
         .with_scope()
-        .select_related("account", "commercial_lead", "delivery_manager", "stage_changed_by"),
+        # The people the page names; who made the last stage change shows in the history.
+        .select_related("account", "commercial_lead", "delivery_manager"),
         uuid=uuid,
     )
 

@@ -13,6 +13,7 @@ from django.core.paginator import Page, Paginator
 from django.db.models import Func, IntegerField, QuerySet, Subquery, Value
 
 TOTAL = "page_total"
+MAX_OFFSET = 2**63 - 1  # PostgreSQL's bigint
 
 
 def _number(raw: Any) -> int:
@@ -32,6 +33,9 @@ def page_with_total(
     Paginator(rows, per_page).get_page(number): a bad number is the first page, one past the
     end the last."""
     number = _number(number)
+    if number > MAX_OFFSET // per_page:
+        # Far past any end, and an OFFSET the database could not even hold: Django's way.
+        return Paginator(rows, per_page).get_page(number)
     total = Subquery(
         counted.order_by().annotate(n=Func(Value(1), function="COUNT")).values("n"),
         output_field=IntegerField(),

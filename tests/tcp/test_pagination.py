@@ -3,9 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.urls import reverse
 
 from engagements.models import Account
 from tcp.pagination import page_with_total
+from tests.conftest import client_for
 from tests.factories import AccountFactory
 
 pytestmark = pytest.mark.django_db
@@ -51,11 +53,21 @@ def test_a_page_number_that_is_not_a_page_shows_the_first_page(number: Any) -> N
 
 
 @pytest.mark.usefixtures("banks")
-def test_a_page_number_past_the_end_shows_the_last_page_as_django_does() -> None:
-    page = _page("9")
+@pytest.mark.parametrize("number", ["9", str(2**64), "9" * 40])
+def test_a_page_number_past_the_end_shows_the_last_page_as_django_does(number: str) -> None:
+    page = _page(number)
     assert page.number == 3
     assert _names(page) == ["Bank E"]
     assert page.paginator.count == 5
+
+
+def test_a_huge_page_number_on_the_account_list_is_the_last_page_not_an_error(
+    leadership: Any,
+) -> None:
+    AccountFactory.create(name="Only one")
+    response = client_for(leadership).get(reverse("engagements:account_list"), {"page": "9" * 30})
+    assert response.status_code == 200
+    assert "Only one" in response.text
 
 
 @pytest.mark.usefixtures("banks")
