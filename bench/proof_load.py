@@ -12,7 +12,6 @@ the pages are compared with.
 
 from __future__ import annotations
 
-import copy
 import itertools
 import json
 import os
@@ -20,12 +19,12 @@ import random
 import re
 import time
 from html.parser import HTMLParser
-from http.cookiejar import Cookie
 from pathlib import Path
 from typing import Any
 
 from gevent.lock import Semaphore
 from locust import HttpUser, between, events, task
+from requests.cookies import RequestsCookieJar
 
 PLAN: dict[str, Any] = json.loads(Path(os.environ["PROOF_PLAN"]).read_text())
 PASSWORD = "parity-demo"  # noqa: S105 - the documented demo login (engagements.demo)
@@ -34,7 +33,7 @@ SAMPLES: list[tuple[str, float, bool, float]] = []
 # One account (or milestone) per user where there are enough, so that two people rarely
 # edit the same record at once; the shared counter hands them out in turn.
 SEATS = itertools.count()
-SIGNED_IN: dict[str, list[Cookie]] = {}
+SIGNED_IN: dict[str, RequestsCookieJar] = {}
 SIGN_IN_LOCKS: dict[str, Semaphore] = {}
 
 
@@ -141,10 +140,9 @@ class Person(HttpUser):
         with SIGN_IN_LOCKS.setdefault(self.username, Semaphore()):
             if self.username not in SIGNED_IN:
                 self.sign_in()
-                SIGNED_IN[self.username] = list(self.client.cookies)
-        for cookie in SIGNED_IN[self.username]:
-            # A copy keeps the cookie's domain, so the server's later Set-Cookie replaces it.
-            self.client.cookies.set_cookie(copy.copy(cookie))
+                SIGNED_IN[self.username] = self.client.cookies.copy()
+        # Copied cookie by cookie, domain included, so a later Set-Cookie replaces them.
+        self.client.cookies.update(SIGNED_IN[self.username])
         self.seat = next(SEATS)
 
     def sign_in(self) -> None:
