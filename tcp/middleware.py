@@ -28,6 +28,11 @@ SVG_POLICY = {
 }
 
 
+def session_started(sender: object, request: HttpRequest, **kwargs: object) -> None:
+    """Start the session's clocks at sign-in (user_logged_in)."""
+    request.session[STARTED] = request.session[SEEN] = int(time.time())
+
+
 class SessionLimitsMiddleware:
     """Ends a session that sat idle longer than SESSION_IDLE_SECONDS, or that began longer
     than SESSION_ABSOLUTE_SECONDS ago, whatever its activity; the person signs in again."""
@@ -44,7 +49,7 @@ class SessionLimitsMiddleware:
             started = session.get(STARTED)
             seen = session.get(SEEN, started)
             if started is None:
-                # The first request of a new session: sign-in cycles the session key.
+                # A session from before these limits: its clocks start now.
                 session[STARTED] = session[SEEN] = now
             elif (
                 now - started > settings.SESSION_ABSOLUTE_SECONDS
