@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth import backends
 
-from tcp.context_processors import navigation_figures
+from tcp.context_processors import person_with_navigation_sql
 from tcp.models import User
 
 
@@ -16,8 +16,8 @@ class ModelBackend(backends.ModelBackend):
     database instead of two on every page."""
 
     def get_user(self, user_id: Any) -> User | None:
-        try:
-            user = User._default_manager.annotate(**navigation_figures()).get(pk=user_id)
-        except User.DoesNotExist:
+        # `user_id` is the primary key as the model reads it (django.contrib.auth.get_user).
+        user = next(iter(User._default_manager.raw(person_with_navigation_sql(), [user_id])), None)
+        if user is None:
             return None
         return user if self.user_can_authenticate(user) else None

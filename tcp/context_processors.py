@@ -4,8 +4,6 @@ import functools
 from typing import Any, NamedTuple
 
 from django.db import connection
-from django.db.models import BooleanField, IntegerField
-from django.db.models.expressions import RawSQL
 from django.http import HttpRequest
 from django.urls import get_script_prefix, reverse
 
@@ -35,27 +33,22 @@ def _tables() -> tuple[str, str]:
     return quote(Notification._meta.db_table), quote(User._meta.db_table)
 
 
-def navigation_figures() -> dict[str, RawSQL]:
-    """SQL for the two figures beside the person on every page: how many notifications
-    they have not read yet, and whether anyone reports to them (they hold 1:1s).
+def person_with_navigation_sql() -> str:
+    """SQL for the signed-in person with the two figures beside them on every page: how
+    many notifications they have not read yet (`nav_unread`) and whether anyone reports to
+    them, so they hold 1:1s (`nav_manages`). One parameter: the person's id.
 
-    tcp.backends.ModelBackend loads them with the person (one query for both); they are
-    plain SQL because building them through the ORM costs more than running them."""
+    tcp.backends.ModelBackend runs it on every request, so it is written out: building it
+    through the ORM costs more than running it."""
     notifications, users = _tables()
-    return {
-        "nav_unread": RawSQL(  # noqa: S611 - no input in it
-            f"SELECT count(*) FROM {notifications} "  # noqa: S608 - table names only
-            f"WHERE recipient_id = {users}.id AND read_at IS NULL",
-            [],
-            output_field=IntegerField(),
-        ),
-        "nav_manages": RawSQL(  # noqa: S611 - no input in it
-            f"EXISTS (SELECT 1 FROM {users} report "  # noqa: S608 - table names only
-            f"WHERE report.manager_id = {users}.id AND report.is_active)",
-            [],
-            output_field=BooleanField(),
-        ),
-    }
+    return (
+        f"SELECT person.*, "  # noqa: S608 - table names only
+        f"(SELECT count(*) FROM {notifications} note "
+        f"WHERE note.recipient_id = person.id AND note.read_at IS NULL) AS nav_unread, "
+        f"EXISTS (SELECT 1 FROM {users} report "
+        f"WHERE report.manager_id = person.id AND report.is_active) AS nav_manages "
+        f"FROM {users} person WHERE person.id = %s"
+    )
 
 
 def unread_and_reports(user_id: int) -> tuple[int, bool]:
