@@ -70,5 +70,9 @@ bench: install
 	  else echo "Please install wrk (apt-get install wrk)"; exit 1; fi; }
 	$(BIN)/python -m tcp.devstack exec -- $(BIN)/python bench/run.py $(BENCH_ARGS)
 
+# Faults survived and load carried, against real processes on 127.0.0.1 (bench/proof.py).
+proof: install
+	$(BIN)/python -m tcp.devstack exec -- $(BIN)/python bench/proof.py $(PROOF_ARGS)
+
 clean:
 	rm -rf $(VENV) .local

@@ -18,6 +18,10 @@ The summary also carries the figures that `make test` measures (authz, bad input
 a test writes `test-results/figures/<part>.json` holding {"summary": "authz 0/3840 leaks"};
 a part without its file says "not measured". The exit status is non-zero when a fault
 scenario fails.
+
+The parts can be reused, e.g. by a test: with bench/ on sys.path (its modules import one
+another by name, as `python bench/proof.py` sees them), `with running_stage(tmp) as stage:`
+gives the running stack and `proof_faults.conflicting_updates(stage)` one scenario's Fault.
 """
 
 from __future__ import annotations
@@ -33,8 +37,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from contextlib import redirect_stdout
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -154,6 +158,27 @@ def load_plan(token: str) -> dict[str, object]:
         },
         "crm": {"industry": first.industry, "region": first.region},
     }
+
+
+@contextmanager
+def running_stage(scratch: Path) -> Iterator[Stage]:
+    """What every scenario runs against: the scratch database built and seeded, Django set
+    up in this process on it, gunicorn serving it and an API token of sales leadership.
+    Every process started is stopped on the way out."""
+    procs = Processes(logs=scratch)
+    try:
+        env = prepare(dict(os.environ), scratch)
+        setup_django(env)
+        purge_queue(env)
+        from scorecard.services import scorecard_recompute_all
+
+        scorecard_recompute_all()  # the scorecard's pages show figures from the start
+        token = api_token()
+        base = gunicorn(procs, env)
+        say(f"gunicorn on {base}; logs in {scratch}")
+        yield Stage(base=base, env=env, procs=procs, scratch=scratch, token=token)
+    finally:
+        procs.stop_all()
 
 
 # Faults ------------------------------------------------------------------------------------
@@ -376,7 +401,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-load", action="store_true", help="the fault scenarios only")
     parser.add_argument("--no-faults", action="store_true", help="the load only")
     parser.add_argument(
-        "--fault", action="append", default=[], help="run only this scenario (repeatable)"
+        "--fault",
+        action="append",
+        default=[],
+        choices=[s.__name__ for s in SCENARIOS],
+        help="run only this scenario (repeatable)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the logs and media folder")
     args = parser.parse_args(argv)
@@ -387,35 +416,23 @@ def main(argv: list[str] | None = None) -> int:
 
     started = time.monotonic()
     scratch = Path(tempfile.mkdtemp(prefix="parity-proof-"))
-    procs = Processes(logs=scratch)
     faults: list[Fault] | None = None
     runs: list[LoadRun] = []
     try:
-        env = prepare(dict(os.environ), scratch)
-        setup_django(env)
-        purge_queue(env)
-        from scorecard.services import scorecard_recompute_all
-
-        scorecard_recompute_all()
-        token = api_token()
-        base = gunicorn(procs, env)
-        say(f"gunicorn on {base}; logs in {scratch}")
-        if not args.no_faults:
-            stage = Stage(base=base, env=env, procs=procs, scratch=scratch, token=token)
-            faults = run_faults(stage, args.fault)
-        if not args.no_load:
-            plan = scratch / "plan.json"
-            plan.write_text(json.dumps(load_plan(token)))
-            worker = celery_worker(procs, env, "worker-load")
-            for users in (int(u) for u in args.users.split(",")):
-                say(f"load: {users} users for {args.seconds}s")
-                runs.append(run_locust(base, plan, users, args.seconds, scratch))
-            procs.stop(worker)
+        with running_stage(scratch) as stage:
+            if not args.no_faults:
+                faults = run_faults(stage, args.fault)
+            if not args.no_load:
+                plan = scratch / "plan.json"
+                plan.write_text(json.dumps(load_plan(stage.token)))
+                worker = celery_worker(stage.procs, stage.env, "worker-load")
+                for users in (int(u) for u in args.users.split(",")):
+                    say(f"load: {users} users for {args.seconds}s")
+                    runs.append(run_locust(stage.base, plan, users, args.seconds, scratch))
+                stage.procs.stop(worker)
     except ProofError as error:
-        print(f"proof | {error}", file=sys.stderr)
+        print(f"proof | {error} (logs in {scratch})", file=sys.stderr)
         return 2
-    finally:
-        procs.stop_all()
     if faults is not None:
         print_faults(faults)
     if runs:
