@@ -130,9 +130,26 @@ def load_plan(token: str) -> dict[str, object]:
     from proof_faults import quarters_back
 
     from engagements.models import Account, Milestone
-    from tcp.models import User
+    from tcp.models import Role, User
 
-    am = User.objects.get(username="am.alex")
+    # One account per account-manager browser, taken from several account managers in
+    # turn: two browsers on one profile would be two people editing it at once, which the
+    # app rightly refuses as a conflict rather than a load it carries.
+    managers = User.objects.filter(roles__contains=[Role.ACCOUNT_MANAGER], is_active=True)
+    desks = {
+        person.username: [
+            str(a.uuid) for a in Account.objects.editable_by(person).order_by("name")[:12]
+        ]
+        # A few people (each signs in once), with desks enough for 50 browsers.
+        for person in managers.order_by("username")[:4]
+    }
+    desks_am: list[dict[str, str]] = []
+    taken: set[str] = set()
+    for n in range(max((len(d) for d in desks.values()), default=0)):
+        for username, desk in desks.items():
+            if n < len(desk) and desk[n] not in taken:
+                taken.add(desk[n])
+                desks_am.append({"username": username, "account": desk[n]})
     dm = User.objects.get(username="dm.dana")
     milestones = Milestone.objects.filter(
         engagement__delivery_manager=dm, planned_on__lte=timezone.localdate()
@@ -141,13 +158,12 @@ def load_plan(token: str) -> dict[str, object]:
         reverse("engagements:milestone_attendance", args=[m.engagement.uuid, m.pk])
         for m in milestones.order_by("-planned_on")[:20]
     ]
-    accounts = Account.objects.editable_by(am).order_by("name")
     some = Account.objects.order_by("id")
     first = some.first()
-    if not attendance or not accounts or first is None:
+    if not attendance or not desks_am or first is None:
         raise ProofError("the demo organisation has no milestones or accounts to work on")
     return {
-        "am": {"username": am.username, "accounts": [str(a.uuid) for a in accounts[:25]]},
+        "am": desks_am,
         "dm": {"username": dm.username, "attendance": attendance},
         "leader": "leader",
         "kpi": "win_rate",

@@ -33,6 +33,8 @@ SAMPLES: list[tuple[str, float, bool, float]] = []
 # One account (or milestone) per user where there are enough, so that two people rarely
 # edit the same record at once; the shared counter hands them out in turn.
 SEATS = itertools.count()
+# Account managers' browsers take (account manager, account) desks in turn.
+DESKS = itertools.count()
 SIGNED_IN: dict[str, RequestsCookieJar] = {}
 SIGN_IN_LOCKS: dict[str, Semaphore] = {}
 
@@ -182,13 +184,15 @@ class AccountManager(Person):
     """Edits the client intelligence profile of an account during discovery, in place."""
 
     weight = 4
-    username = PLAN["am"]["username"]
+
+    def on_start(self) -> None:
+        desk = PLAN["am"][next(DESKS) % len(PLAN["am"])]
+        self.username, self.account = desk["username"], desk["account"]
+        super().on_start()
 
     @task
     def edit_discovery(self) -> None:
-        accounts = PLAN["am"]["accounts"]
-        account = accounts[self.seat % len(accounts)]
-        base = f"/accounts/{account}/intelligence/"
+        base = f"/accounts/{self.account}/intelligence/"
         page = self.client.get(base, name="discovery · profile page").text
         stamp = time.strftime("%H:%M:%S")
         # The fields as the page has them (prefixes, the version it was read at), with
