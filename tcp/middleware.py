@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import logout
+from django.contrib.auth import SESSION_KEY, logout
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.utils.csp import CSP
+from django.utils.deprecation import MiddlewareMixin
 
 # Keys in the session: when it began (set at sign-in) and when it was last used.
 STARTED = "parity_started"
@@ -33,33 +35,37 @@ def session_started(sender: object, request: HttpRequest, **kwargs: object) -> N
     request.session[STARTED] = request.session[SEEN] = int(time.time())
 
 
-class SessionLimitsMiddleware:
+class SessionLimitsMiddleware(MiddlewareMixin):
     """Ends a session that sat idle longer than SESSION_IDLE_SECONDS, or that began longer
-    than SESSION_ABSOLUTE_SECONDS ago, whatever its activity; the person signs in again."""
+    than SESSION_ABSOLUTE_SECONDS ago, whatever its activity; the person signs in again.
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
+    Views open to all (the health check, the sign-in page) are left alone, so they never
+    load a session or a person."""
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], *args: Any
+    ) -> HttpResponse | None:
+        if not getattr(view_func, "login_required", True):
+            return None
         session = request.session
-        user = getattr(request, "user", None)
-        # Token calls to the API carry no session; they are signed in by the view later.
-        if user is not None and user.is_authenticated:
-            now = int(time.time())
-            started = session.get(STARTED)
-            seen = session.get(SEEN, started)
-            if started is None:
-                # A session from before these limits: its clocks start now.
-                session[STARTED] = session[SEEN] = now
-            elif (
-                now - started > settings.SESSION_ABSOLUTE_SECONDS
-                or now - seen > settings.SESSION_IDLE_SECONDS
-            ):
-                logout(request)
-                return redirect_to_login(request.get_full_path())
-            elif now - seen >= SEEN_PRECISION:
-                session[SEEN] = now
-        return self.get_response(request)
+        # Token calls to the API carry no session: nothing to time.
+        if SESSION_KEY not in session:
+            return None
+        now = int(time.time())
+        started = session.get(STARTED)
+        seen = session.get(SEEN, started)
+        if started is None:
+            # A session from before these limits: its clocks start now.
+            session[STARTED] = session[SEEN] = now
+        elif (
+            now - started > settings.SESSION_ABSOLUTE_SECONDS
+            or now - seen > settings.SESSION_IDLE_SECONDS
+        ):
+            logout(request)
+            return redirect_to_login(request.get_full_path())
+        elif now - seen >= SEEN_PRECISION:
+            session[SEEN] = now
+        return None
 
 
 class SvgPolicyMiddleware:

@@ -126,3 +126,13 @@ def test_the_api_does_not_use_or_need_a_session(owner: User) -> None:
 
     assert response.status_code == 200
     assert "sessionid" not in response.cookies
+
+
+def test_the_health_check_loads_no_person_even_with_a_session(
+    leadership: User, django_assert_num_queries: Any
+) -> None:
+    client = client_for(leadership)
+    client.get("/")
+
+    with django_assert_num_queries(1):  # its own probe of the database, nothing else
+        assert client.get("/healthz").status_code == 200
