@@ -200,6 +200,13 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A job taken by a worker that then dies (kill -9, a lost machine) goes back on the queue
+# once this many seconds pass without its acknowledgement; Redis's default is an hour.
+# It must outlast the longest job (the nightly recompute takes about a minute on 100,000
+# engagements). No job here is scheduled for later, which this would also delay.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_QUEUE", default="parity")
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
