@@ -183,9 +183,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
 
 
 # Field errors that a well-formed request can still meet: a named record that does not exist
-# (or is not the caller's to see), a rule across fields, or a decimal out of its range (sent
-# as text, its bounds are not the schema's to say). They answer 422, so that 400 always means
-# the request does not match the schema.
+# (or is not the caller's to see), a rule across fields, or a check the schema cannot say (a
+# decimal's bounds, sent as text; a website's host: RuleValidated). They answer 422, so that
+# 400 always means the request does not match the schema.
 RULE_CODES = {"missing", "does_not_exist", "out_of_range", RULE}
 
 
@@ -288,23 +288,34 @@ class StrictSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
-class RangeDecimalField(serializers.DecimalField):
-    """A model's decimal, whose bounds (validators) answer as a rule (see RULE_CODES): the
-    API sends decimals as text, and a text pattern cannot say "at least 0.1"."""
+class RuleValidated(serializers.Field):
+    """A field whose validators answer as a rule (see RULE_CODES): what they check is more
+    than the schema can say (a decimal's bounds, sent as text; a web address's host)."""
 
     def run_validators(self, value: Any) -> None:
         try:
             super().run_validators(value)
         except exceptions.ValidationError as error:
+            details = error.detail if isinstance(error.detail, list) else [error.detail]
             raise exceptions.ValidationError(
-                [exceptions.ErrorDetail(str(d), code="out_of_range") for d in error.detail]
+                [exceptions.ErrorDetail(str(d), code="out_of_range") for d in details]
             ) from None
+
+
+class RangeDecimalField(RuleValidated, serializers.DecimalField):
+    pass
+
+
+class WebAddressField(RuleValidated, serializers.URLField):
+    # The schema's `uri` is any RFC 3986 reference; a website must also have a real host.
+    pass
 
 
 class StrictModelSerializer(StrictSerializer, serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DecimalField: RangeDecimalField,
+        models.URLField: WebAddressField,
     }
 
 
