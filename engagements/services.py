@@ -2023,6 +2023,9 @@ def _store_file(name: str, content: bytes) -> None:
 def document_render(*, document_id: int) -> bool:
     """Render one requested document and store its PDF. True when this call stored it.
 
+    A proposal whose discovery is no longer complete fails, naming what is missing (the
+    rule of the proposal stage, checked again in the worker).
+
     Safe to run any number of times, at once or after a crash: a render claims the row
     with a conditional UPDATE (queued, or rendering with an expired lease), and only the
     holder of the claim may mark it ready. The values are snapshotted once, by the first
@@ -2053,6 +2056,22 @@ def document_render(*, document_id: int) -> bool:
         pk=document_id
     )
     mine = Document.objects.filter(pk=document_id, claim=claim, status=DocumentStatus.RENDERING)
+    if document.snapshot is None:
+        # The rule holds here too: discovery reopened since the request stops the proposal.
+        blockers = document_blockers(
+            kind=document.kind,
+            engagement=document.engagement,
+            quarter=document.period_start,
+            today=timezone.localdate(),
+        )
+        if blockers:
+            mine.update(
+                status=DocumentStatus.FAILED,
+                error="Refused: " + " ".join(b.message for b in blockers),
+                finished_at=timezone.now(),
+                lease_until=None,
+            )
+            return False
     try:
         snapshot = document.snapshot
         if snapshot is None:

@@ -22,6 +22,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
+from discovery.services import fca_reopen
 from engagements import services
 from engagements.models import (
     Document,
@@ -201,3 +202,22 @@ def test_two_clicks_at_once_make_one_request_and_one_file(
     assert len(_pdfs(media)) == 1
     document.refresh_from_db()
     assert document.attempts == 1
+
+
+def test_a_proposal_whose_discovery_was_reopened_is_refused_by_the_worker(
+    start_worker: Callable[..., subprocess.Popen[bytes]],
+    owner: User,
+    discovered: Engagement,
+    media: Path,
+) -> None:
+    document = services.document_request(
+        kind=DocumentKind.PROPOSAL, engagement=discovered, actor=owner
+    )
+    # Before any worker takes it, the interview goes back to draft.
+    fca_reopen(analysis=discovered.failure_cost_analyses.get(), actor=owner)
+    start_worker("documents")
+
+    assert _wait_for(lambda: _status(document) == DocumentStatus.FAILED)
+    document.refresh_from_db()
+    assert "Complete a Failure-Cost Analysis" in document.error
+    assert _pdfs(media) == []
