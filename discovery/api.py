@@ -15,6 +15,7 @@ from rest_framework.response import Response
 from discovery import services
 from discovery.models import ClientIntelligenceProfile, FailureCostAnalysis
 from discovery.serializers import AnalysisSerializer, DiscoverySummarySerializer, ProfileSerializer
+from engagements.api import deleted_in_visible_engagements
 from engagements.models import Engagement
 from tcp.api import SyncReadViewSet, SyncRouter, SyncWriteViewSet, WithDeletions
 
@@ -52,6 +53,9 @@ class AnalysisViewSet(WithDeletions, SyncWriteViewSet):
     model = FailureCostAnalysis
     resource = "failure-cost-analyses"
     serializer_class = AnalysisSerializer
+
+    def tombstone_visibility(self, user: Any) -> Q:
+        return deleted_in_visible_engagements(user)
 
     def get_queryset(self) -> QuerySet:
         return (

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
-from django.db.models import F, Model, OuterRef, QuerySet, TextField
+from django.db.models import F, Model, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Coalesce, Greatest
 from django.http import FileResponse, Http404
 from drf_spectacular.types import OpenApiTypes
@@ -75,11 +75,28 @@ from tcp.api import (
 NO_DELETE = ["get", "post", "put", "patch", "head", "options"]
 
 
+def deleted_in_visible_accounts(user: Any) -> Q:
+    """A deletion of an account's record is told to those who see the account."""
+    return Q(account_pk__in=Account.objects.visible_to(user).values("pk"))
+
+
+def deleted_in_visible_engagements(user: Any) -> Q:
+    """A deletion of an engagement's record is told to those who see the engagement."""
+    return Q(engagement_pk__in=Engagement.objects.visible_to(user).values("pk"))
+
+
 class AccountViewSet(SyncViewSet):
     model = Account
     resource = "accounts"
     serializer_class = AccountSerializer
     http_method_names = NO_DELETE
+
+    @staticmethod
+    def tombstone_owners(obj: Model) -> tuple[int | None, int | None]:
+        return obj.pk, None
+
+    def tombstone_visibility(self, user: Any) -> Q:
+        return deleted_in_visible_accounts(user)
 
     def may_create(self, data: dict[str, Any]) -> bool:
         user = self.request.user
@@ -96,6 +113,9 @@ class ContactViewSet(SyncViewSet):
     model = Contact
     resource = "contacts"
     serializer_class = ContactSerializer
+
+    def tombstone_visibility(self, user: Any) -> Q:
+        return deleted_in_visible_accounts(user)
 
     def get_queryset(self) -> QuerySet:
         return self.base_queryset().select_related("account")
@@ -126,6 +146,9 @@ class ProductViewSet(SyncViewSet):
     resource = "products"
     serializer_class = ProductSerializer
 
+    def tombstone_visibility(self, user: Any) -> Q:
+        return Q()  # the catalogue is open to everyone at work here
+
     def get_queryset(self) -> QuerySet:
         return self.base_queryset().select_related("line")
 
@@ -147,6 +170,13 @@ class EngagementViewSet(SyncViewSet):
     resource = "engagements"
     serializer_class = EngagementSerializer
     http_method_names = NO_DELETE
+
+    @staticmethod
+    def tombstone_owners(obj: Model) -> tuple[int | None, int | None]:
+        return getattr(obj, "account_id", None), obj.pk
+
+    def tombstone_visibility(self, user: Any) -> Q:
+        return deleted_in_visible_engagements(user)
 
     def get_queryset(self) -> QuerySet:
         return (
@@ -238,6 +268,9 @@ class TeamMemberViewSet(WithDeletions, SyncWriteViewSet):
     serializer_class = TeamMemberSerializer
     http_method_names = ["get", "post", "delete", "head", "options"]
 
+    def tombstone_visibility(self, user: Any) -> Q:
+        return deleted_in_visible_accounts(user)
+
     def get_queryset(self) -> QuerySet:
         return self.base_queryset().select_related("account", "user")
 
@@ -259,6 +292,9 @@ class TeamMemberViewSet(WithDeletions, SyncWriteViewSet):
 
 class EngagementPartViewSet(SyncViewSet):
     """A record that belongs to one engagement; `may_write` says who keeps it."""
+
+    def tombstone_visibility(self, user: Any) -> Q:
+        return deleted_in_visible_engagements(user)
 
     def get_queryset(self) -> QuerySet:
         return self.base_queryset().select_related("engagement")

@@ -607,20 +607,32 @@ class KeysetPagination(BasePagination):
 # Tombstones --------------------------------------------------------------------------------------
 
 SYNCED: dict[type[models.Model], str] = {}
+# For each synced model: the (account, engagement) ids a deleted row belonged to.
+Owners = Callable[[models.Model], tuple[int | None, int | None]]
+SYNCED_OWNERS: dict[type[models.Model], Owners] = {}
+
+
+def parent_ids(obj: models.Model) -> tuple[int | None, int | None]:
+    """The account and engagement a row hangs off, by its foreign keys."""
+    return getattr(obj, "account_id", None), getattr(obj, "engagement_id", None)
 
 
 def _record_tombstone(sender: type[models.Model], instance: models.Model, **kwargs: Any) -> None:
     # A signal, not the delete services: rows deleted by a cascade (an engagement's
     # milestones) must reach sync too, and only the ORM's collector sees those.
+    account_pk, engagement_pk = SYNCED_OWNERS[sender](instance)
     Tombstone.objects.create(
         resource=SYNCED[sender],
         uuid=instance.uuid,  # type: ignore[attr-defined]
         external_id=getattr(instance, "external_id", None) or "",
+        account_pk=account_pk,
+        engagement_pk=engagement_pk,
     )
 
 
-def register_synced(model: type[models.Model], resource: str) -> None:
+def register_synced(model: type[models.Model], resource: str, owners: Owners = parent_ids) -> None:
     SYNCED[model] = resource
+    SYNCED_OWNERS[model] = owners
     post_delete.connect(_record_tombstone, sender=model, dispatch_uid=f"tombstone-{resource}")
 
 
@@ -813,7 +825,7 @@ class SyncReadViewSet(viewsets.GenericViewSet):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "resource" in cls.__dict__ and issubclass(cls, WithDeletions):
-            register_synced(cls.model, cls.resource)
+            register_synced(cls.model, cls.resource, cls.tombstone_owners)
 
     def base_queryset(self) -> models.QuerySet:
         return self.model.objects.visible_to(self.request.user)  # type: ignore[attr-defined]
@@ -878,11 +890,24 @@ class WithDeletions:
     paginate_queryset: Callable[..., Any]
     get_paginated_response: Callable[..., Response]
 
+    @staticmethod
+    def tombstone_owners(obj: models.Model) -> tuple[int | None, int | None]:
+        """What a deleted record belonged to, kept on its tombstone."""
+        return parent_ids(obj)
+
+    def tombstone_visibility(self, user: Any) -> models.Q:
+        """The deletions `user` may learn of: those of records they could have seen. Each
+        resource says how, from the ids on the tombstone."""
+        raise NotImplementedError
+
     @extend_schema(responses=TombstoneSerializer(many=True))
     @action(detail=False, methods=["get"], pagination_class=TombstonePagination)
     def deleted(self, request: Request) -> Response:
-        """Records deleted (at or after `updated_since`), so a sync can remove them too."""
+        """Records deleted (at or after `updated_since`) that you could see, so a sync can
+        remove them too."""
         rows = Tombstone.objects.filter(resource=self.resource)
+        if not request.user.sees_everything:
+            rows = rows.filter(self.tombstone_visibility(request.user))
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(TombstoneSerializer(page, many=True).data)
 

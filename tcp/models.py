@@ -378,6 +378,10 @@ class Tombstone(models.Model):
     uuid = models.UUIDField()
     external_id = models.CharField(max_length=100, blank=True)
     deleted_at = models.DateTimeField(default=timezone.now)
+    # The account and engagement the record belonged to, as plain ids (they may be gone
+    # too), so a deletion is listed only to those who could see the record.
+    account_pk = models.BigIntegerField(null=True, blank=True)
+    engagement_pk = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["deleted_at", "id"]

@@ -479,8 +479,8 @@ def cases_for(world: World, method: str, path: str) -> list[Case] | str:
             )
         )
     elif rest == "deleted/" and method == "GET":
-        # A deletion names only the record's ids, and is listed to every token holder: the
-        # row that would say who might have seen the record went with it.
+        # Who is told of which deletion is tested in test_sync (a deletion is listed to
+        # those who could see the record); here, every role may ask.
         plan.append(("once", lambda side: (f"/api/v1/{name}/deleted/", None), "200", ""))
     elif rest == "external/{external_id}/" and method == "PUT":
         if resource.change is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from django.db import connection, connections
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from engagements.models import Account, Contact, Engagement
+from engagements.models import Account, Contact, Engagement, Milestone
 from tcp.models import AuditLogEntry, Role, Tombstone, User
 from tests.api.conftest import api_client_for
 from tests.factories import AccountFactory, ContactFactory, EngagementFactory, UserFactory
@@ -261,6 +262,32 @@ def test_a_deleted_contact_shows_in_the_deletions_pull(owner: User, account: Acc
     gone = api.get("/api/v1/contacts/deleted/").json()["results"]
     assert [(g["id"], g["external_id"]) for g in gone] == [(str(contact.uuid), "c-9")]
     assert Tombstone.objects.count() == 1
+
+
+def test_a_deletion_is_listed_only_to_those_who_could_see_the_record(
+    owner: User,
+    outsider: User,
+    delivery_manager: User,
+    leadership: User,
+    engagement: Engagement,
+) -> None:
+    contact = ContactFactory.create(account=engagement.account, external_id="c-10")
+    milestone = Milestone.objects.create(
+        engagement=engagement, kind="go_live", planned_on=dt.date(2025, 1, 1), external_id="m-1"
+    )
+    contact.delete()
+    milestone.delete()
+
+    def gone(user: User, resource: str) -> list[str]:
+        rows = api_client_for(user).get(f"/api/v1/{resource}/deleted/").json()["results"]
+        return [row["external_id"] for row in rows]
+
+    assert gone(owner, "contacts") == ["c-10"]
+    assert gone(owner, "milestones") == ["m-1"]
+    assert gone(delivery_manager, "milestones") == ["m-1"]  # they deliver the engagement
+    assert gone(leadership, "contacts") == ["c-10"]
+    assert gone(outsider, "contacts") == []
+    assert gone(outsider, "milestones") == []
 
 
 @pytest.mark.django_db
