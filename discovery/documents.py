@@ -31,10 +31,14 @@ from engagements.models import BuyerRole, DocumentKind
 
 
 def _profile(context: Context) -> ClientIntelligenceProfile | None:
-    return (
-        ClientIntelligenceProfile.objects.filter(account=context.document.account)
-        .prefetch_related("growth_targets", "obligations", "stakeholders__contact")
-        .first()
+    """The account's profile, read once for the sections that show it."""
+    return context.once(
+        "profile",
+        lambda: (
+            ClientIntelligenceProfile.objects.filter(account=context.document.account)
+            .prefetch_related("growth_targets", "obligations", "stakeholders__contact")
+            .first()
+        ),
     )
 
 

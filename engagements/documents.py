@@ -17,7 +17,7 @@ import hashlib
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -41,6 +41,7 @@ from engagements.models import (
     SuccessMetric,
     SuccessPlan,
     on_time,
+    quarter_label,
     scope_accurate,
 )
 from tcp.charts import SVG_OPTIONS, chart_style
@@ -59,6 +60,13 @@ class Context:
     document: Document
     organisation: OrganisationSettings
     today: dt.date
+    # Reads that several sections share, made once per document (see once()).
+    shared: dict[str, Any] = field(default_factory=dict)
+
+    def once(self, key: str, read: Callable[[], Any]) -> Any:
+        if key not in self.shared:
+            self.shared[key] = read()
+        return self.shared[key]
 
     @property
     def engagement(self) -> Engagement:
@@ -117,10 +125,6 @@ def pct(part: int | Decimal, whole: int | Decimal) -> str:
     if not whole:
         return "no data"
     return f"{Decimal(part) * 100 / Decimal(whole):.0f}%"
-
-
-def quarter_label(start: dt.date) -> str:
-    return f"Q{(start.month - 1) // 3 + 1} {start.year}"
 
 
 def quarter_start(on: dt.date) -> dt.date:
@@ -270,7 +274,7 @@ def _proposal_scope(context: Context) -> SectionData:
     }
 
 
-def _proposal_golden_thread(context: Context) -> SectionData | None:
+def _proposal_golden_thread(context: Context) -> SectionData:
     plan = SuccessPlan.objects.filter(engagement=context.engagement).first()
     if plan is None:
         return {"outcome": "", "steps": [], "metrics": []}

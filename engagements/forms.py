@@ -6,7 +6,7 @@ from typing import Any, cast
 from django import forms
 from django.utils import timezone
 
-from engagements.documents import quarter_label, quarter_shift, quarter_start
+from engagements.documents import quarter_shift, quarter_start
 from engagements.models import (
     Account,
     AccountTeamMember,
@@ -32,6 +32,7 @@ from engagements.models import (
     SuccessPlan,
     TeamRole,
     Temperature,
+    quarter_label,
 )
 from tcp.forms import StyledFormMixin, VersionedFormMixin
 from tcp.models import COMMERCIAL_ROLES, Role, User

@@ -1191,6 +1191,11 @@ class ClientRating(TimestampedModel):
 # Documents: proposals and QBRs rendered to PDF by a worker -------------------------------
 
 
+def quarter_label(start: dt.date) -> str:
+    """ "Q3 2026" for any day of that quarter."""
+    return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+
+
 class DocumentKind(models.TextChoices):
     PROPOSAL = "proposal", "Proposal"
     QBR = "qbr", "Quarterly business review"
@@ -1297,9 +1302,7 @@ class Document(models.Model):
 
     @property
     def quarter_label(self) -> str:
-        if self.period_start is None:
-            return ""
-        return f"Q{(self.period_start.month - 1) // 3 + 1} {self.period_start.year}"
+        return quarter_label(self.period_start) if self.period_start else ""
 
     @property
     def is_finished(self) -> bool:

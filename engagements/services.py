@@ -1940,13 +1940,13 @@ def document_request(
         if engagement is None:
             raise ValidationError({"engagement": "A proposal is for an engagement."})
         account, quarter = engagement.account, None
-        if not Engagement.objects.editable_by(actor).filter(pk=engagement.pk).exists():
+        if not engagement.is_editable_by(actor):
             raise PermissionDenied("Only the account team and leadership produce proposals.")
     elif kind == DocumentKind.QBR:
         if account is None or quarter is None:
             raise ValidationError({"quarter": "A QBR is for an account and a quarter."})
         engagement, quarter = None, quarter_start(quarter)
-        if not Account.objects.editable_by(actor).filter(pk=account.pk).exists():
+        if not account.is_editable_by(actor):
             raise PermissionDenied("Only the account team and leadership produce QBRs.")
     else:
         raise ValidationError({"kind": f"Unknown kind of document: {kind!r}."})
@@ -1986,7 +1986,7 @@ def document_retry(*, document: Document, actor: User) -> Document:
     """Queue a failed render again (the same version). Anything else is returned as it is."""
     from engagements.tasks import document_render_task
 
-    if not Account.objects.editable_by(actor).filter(pk=document.account_id).exists():
+    if not document.account.is_editable_by(actor):
         raise PermissionDenied("Only the account team and leadership produce documents.")
     Account.objects.select_for_update().filter(pk=document.account_id).first()
     subject = _document_subject(

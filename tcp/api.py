@@ -630,7 +630,7 @@ def _record_tombstone(sender: type[models.Model], instance: models.Model, **kwar
     )
 
 
-def register_synced(model: type[models.Model], resource: str, owners: Owners = parent_ids) -> None:
+def register_synced(model: type[models.Model], resource: str, owners: Owners) -> None:
     SYNCED[model] = resource
     SYNCED_OWNERS[model] = owners
     post_delete.connect(_record_tombstone, sender=model, dispatch_uid=f"tombstone-{resource}")

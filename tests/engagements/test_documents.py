@@ -62,6 +62,14 @@ def _request_proposal(engagement: Engagement, actor: User, run_on_commit: Any) -
     return document
 
 
+def _queued_qbr(account: Account, actor: User, run_on_commit: Any) -> Document:
+    """A QBR of Q2 2025 requested, its render not run."""
+    with run_on_commit(execute=False):
+        return services.document_request(
+            kind=DocumentKind.QBR, account=account, quarter=QUARTER, actor=actor
+        )
+
+
 # What the documents show --------------------------------------------------------------------
 
 
@@ -107,10 +115,7 @@ def test_the_qbr_lists_risks_and_the_milestones_held_without_the_lead(
     owner: User, run_on_commit: Any
 ) -> None:
     account = quarter_account(owner=owner)
-    with run_on_commit(execute=False):
-        document = services.document_request(
-            kind=DocumentKind.QBR, account=account, quarter=QUARTER, actor=owner
-        )
+    document = _queued_qbr(account, owner, run_on_commit)
     snapshot = snapshot_build(document)
     sections = {s["key"]: s["data"] for s in snapshot["sections"]}
 
@@ -183,10 +188,7 @@ def test_rendering_the_same_snapshot_twice_gives_the_same_html(
     from engagements.documents import document_html
 
     account = quarter_account(owner=owner)
-    with run_on_commit(execute=False):
-        document = services.document_request(
-            kind=DocumentKind.QBR, account=account, quarter=QUARTER, actor=owner
-        )
+    document = _queued_qbr(account, owner, run_on_commit)
     snapshot = snapshot_build(document, today=dt.date(2026, 1, 5))
     again = snapshot_build(document, today=dt.date(2026, 1, 5))
 
@@ -563,10 +565,7 @@ def test_a_qbr_reads_the_same_number_of_queries_however_long_the_history(
     for history in (0, 0, 30):
         Document.objects.all().delete()
         account = quarter_account(owner=owner, extra_history=history)
-        with run_on_commit(execute=False):
-            document = services.document_request(
-                kind=DocumentKind.QBR, account=account, quarter=QUARTER, actor=owner
-            )
+        document = _queued_qbr(account, owner, run_on_commit)
         with CaptureQueriesContext(connection) as queries:
             services.document_render(document_id=document.pk)
         counts.append(len(queries))
