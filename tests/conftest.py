@@ -25,8 +25,9 @@ from tests.factories import (
     complete_discovery,
 )
 
-# Fixtures that start real worker processes (tests/workers.py).
-pytest_plugins = ["tests.workers"]
+# Fixtures that start real worker processes (tests/workers.py), and the figures the proof
+# battery measures (tests/figures.py).
+pytest_plugins = ["tests.workers", "tests.figures"]
 
 
 @pytest.fixture

@@ -49,6 +49,7 @@ from tests.factories import (
     TeamMemberFactory,
     UserFactory,
 )
+from tests.figures import figure_add
 
 ROLES = (
     "owner",
@@ -396,6 +397,10 @@ PATH = re.compile(r"/api/v1/(?P<resource>[^/]+)/(?P<rest>.*)")
 ALLOWED_REFUSALS = {403, 409, 412, 422}
 
 
+# The answers that keep a record from someone: answering one of these with a success is a leak.
+REFUSALS = ("401", "404", "not listed")
+
+
 @dataclass
 class Case:
     method: str
@@ -584,7 +589,7 @@ def test_every_operation_answers_each_role_by_what_it_may_see(
     clients["anonymous"] = APIClient()
     missing: list[str] = []
     wrong: list[str] = []
-    count = 0
+    count = leaks = 0
     for method, path in operations():
         cases = cases_for(world, method, path)
         if isinstance(cases, str):
@@ -599,11 +604,14 @@ def test_every_operation_answers_each_role_by_what_it_may_see(
                 )
                 transaction.set_rollback(True)
             problem = check(case, response, world)
+            if problem and case.expect in REFUSALS and response.status_code < 300:
+                leaks += 1
             if problem:
                 wrong.append(
                     f"{method} {path} as {case.role} on {case.side} ({case.expect}): {problem}"
                 )
     print(f"role matrix: {count} cases")
+    figure_add("authz", cases=count, leaks=leaks)
     assert not missing, (
         "The role matrix has no row for these operations: add them to RESOURCES in "
         "tests/api/test_role_matrix.py (a visibility rule, and bodies for writes):\n"
