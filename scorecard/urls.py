@@ -12,6 +12,7 @@ urlpatterns = [
     path("scorecard/recompute/", views.recompute, name="recompute"),
     path("scorecard/recompute/status/", views.recompute_status, name="recompute_status"),
     path("scorecard/kpi/<slug:key>/", views.kpi_detail, name="kpi"),
+    path("scorecard/kpi/<slug:key>/engagements/", views.kpi_engagements, name="kpi_engagements"),
     path("scorecard/kpi/<slug:key>/trend.svg", views.kpi_trend_chart, name="kpi_trend_chart"),
     path(
         "scorecard/kpi/<slug:key>/breakdown.svg",

@@ -223,6 +223,8 @@ def _kpi_context(request: AuthedRequest, kpi: Kpi) -> dict[str, object]:
         "dimension_label": Dimension(dimension).label if dimension else "",
         "breakdown": breakdown,
         "dimensions": [(d, Dimension(d).label) for d in kpi.dimensions],
+        # Not kpi.records in the template: a template calls what it is given.
+        "has_records": kpi.records is not None,
     }
 
 
@@ -251,11 +253,27 @@ def kpi_detail(request: AuthedRequest, key: str) -> HttpResponse:
     fmt = _wanted_export(request)
     if fmt:
         return _kpi_export(request, kpi, context, fmt, request.GET.get("table", "trend"))
-    _, page = _engagements_behind(request, kpi, context)
-    context["page"] = page
     template = "scorecard/kpi_detail.html"
     if request.htmx:
         template += "#panel"
+    return render(request, template, context)
+
+
+@require_GET
+def kpi_engagements(request: AuthedRequest, key: str) -> HttpResponse:
+    """The engagements behind a KPI's figures, worked out from today's data.
+
+    The KPI page reads only snapshots and fetches this list after it has shown; without
+    htmx (or when someone follows the link) this is the whole KPI page with the list in it.
+    """
+    kpi = _kpi(key)
+    if kpi.records is None:
+        raise Http404
+    context = _kpi_context(request, kpi)
+    _, context["page"] = _engagements_behind(request, kpi, context)
+    template = "scorecard/kpi_detail.html"
+    if request.htmx:
+        template += "#engagements"
     return render(request, template, context)
 
 

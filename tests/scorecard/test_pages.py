@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from engagements.models import Engagement
 from scorecard import services
+from scorecard.kpis import KPIS
 from scorecard.models import KpiSnapshot, KpiTarget
 from scorecard.periods import Period
 from scorecard.tasks import scorecard_recompute_now
@@ -197,9 +198,36 @@ def test_a_kpi_page_shows_trend_breakdown_and_the_engagements_behind_the_figure(
     assert [f.value for p, f in response.context["trend"] if p == LAST_QUARTER] == [50]
     breakdown = {label: f.value for _, label, f in response.context["breakdown"]}
     assert breakdown == {"Retail": 100, "Banking & lending": 0}
-    rows = list(response.context["page"].object_list)
-    assert len(rows) == 2
-    assert [e.in_numerator for e in rows] == [True, False]
+    # The page reads snapshots only; the engagements come after it, from their own URL.
+    rows_url = "/scorecard/kpi/timeline_adherence/engagements/"
+    assert f'hx-get="{rows_url}?period_type=quarter' in response.content.decode()
+    rows = client_for(leadership).get(
+        rows_url, {"period_type": "quarter", "start": LAST_QUARTER.start.isoformat()}
+    )
+    assert [e.in_numerator for e in rows.context["page"].object_list] == [True, False]
+    assert "The engagements behind" in rows.content.decode()
+
+
+def test_the_engagements_behind_a_kpi_come_as_a_partial_to_htmx_and_as_the_page_without(
+    leadership: User, organisation: OrganisationSettings
+) -> None:
+    _build(1)
+    rows_url = "/scorecard/kpi/timeline_adherence/engagements/"
+    partial = client_for(leadership).get(rows_url, headers=HTMX).content.decode()
+    assert partial.lstrip().startswith('<section id="kpi-engagements"')
+    assert 'id="engagements-table"' in partial
+    page = client_for(leadership).get(rows_url).content.decode()
+    assert 'id="panel"' in page
+    assert 'id="engagements-table"' in page
+
+
+def test_a_kpi_without_engagements_behind_it_has_no_list_to_fetch(
+    leadership: User, organisation: OrganisationSettings
+) -> None:
+    kpi = next(k for k in KPIS if k.records is None)
+    page = client_for(leadership).get(f"/scorecard/kpi/{kpi.key}/").content.decode()
+    assert "/engagements/" not in page.split('id="panel"', 1)[1]
+    assert client_for(leadership).get(f"/scorecard/kpi/{kpi.key}/engagements/").status_code == 404
 
 
 def test_a_kpi_page_switches_breakdown_with_htmx(
@@ -220,7 +248,7 @@ def test_an_account_manager_sees_only_their_own_engagements_behind_a_figure(
     mine = _completed(LAST_QUARTER.start, lead=owner)
     _completed(LAST_QUARTER.start, late=True)
     services.snapshots_recompute(period=LAST_QUARTER)
-    response = client_for(owner).get("/scorecard/kpi/timeline_adherence/")
+    response = client_for(owner).get("/scorecard/kpi/timeline_adherence/engagements/")
     assert [e.pk for e in response.context["page"].object_list] == [mine.pk]
     assert [f.value for p, f in response.context["trend"] if p == LAST_QUARTER] == [100]
 
@@ -252,9 +280,13 @@ def test_the_kpi_page_makes_the_same_number_of_queries_for_small_and_larger_data
     _build(count)
     client = client_for(leadership)
     client.get("/scorecard/")
-    # session, user with the navigation's figures, trend, breakdown, engagements: count and page
-    with django_assert_num_queries(6):  # type: ignore[operator]
+    # the user with the navigation's figures, then snapshots only: trend and breakdown
+    with django_assert_num_queries(3):  # type: ignore[operator]
         response = client.get("/scorecard/kpi/timeline_adherence/", {"breakdown": "industry"})
+        assert response.status_code == 200
+    # … and the list behind them: the same, the organisation's settings, count and page
+    with django_assert_num_queries(6):  # type: ignore[operator]
+        response = client.get("/scorecard/kpi/timeline_adherence/engagements/", headers=HTMX)
         assert response.status_code == 200
 
 
