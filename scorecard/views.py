@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import io
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Case, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -30,12 +34,14 @@ from engagements.models import Engagement
 from scorecard import charts, services
 from scorecard.forms import PeriodForm, TargetForm, WindowsForm
 from scorecard.kpis import KPIS, REGISTRY, Context, Dimension, Kpi, Perspective
-from scorecard.models import KpiTarget
+from scorecard.models import KpiTarget, SnapshotGeneration
 from scorecard.periods import PeriodType
 from tcp.http import AuthedRequest
 from tcp.models import Role, User
 
 PAGE_SIZE = 25
+# The longest a cached board may show a renamed person's old name in a breakdown.
+BOARD_SECONDS = 600
 TREND_LENGTH = 12
 
 
@@ -127,10 +133,34 @@ def _plain(value: Decimal | None) -> str:
 # The scorecard --------------------------------------------------------------------------
 
 
-@require_GET
-def scorecard(request: AuthedRequest) -> HttpResponse:
-    part = scorecard_slice(request.user)
-    form = PeriodForm(request.GET or None, today=timezone.localdate())
+def _board(request: AuthedRequest, part: Slice, form: PeriodForm) -> SafeString:
+    """The board (period switcher, perspectives, KPI lines) rendered, from the cache when
+    the snapshots and targets are in the state it was rendered from.
+
+    It holds nothing of the person beyond their slice (no form token, no nonce), so one
+    rendering serves everyone with that slice and query. The key carries the snapshots'
+    generation, which the database moves with every change to them; names in a breakdown
+    (a person renamed) may lag by BOARD_SECONDS at most."""
+    generation = SnapshotGeneration.current()
+    today = timezone.localdate()
+    key = None
+    if generation is not None:
+        raw = f"{generation}|{today}|{part.dimension}|{part.value}|{request.GET.urlencode()}"
+        key = "scorecard-board:" + hashlib.sha256(raw.encode()).hexdigest()
+        cached = cache.get(key)
+        # What render_to_string gave (a SafeString pickles as itself); anything else is
+        # not ours to show unescaped, and is rendered afresh.
+        if isinstance(cached, SafeString):
+            return cached
+    html = render_to_string(
+        "scorecard/scorecard.html#board", _board_context(part, form, today), request
+    )
+    if key is not None:
+        cache.set(key, html, BOARD_SECONDS)
+    return html
+
+
+def _board_context(part: Slice, form: PeriodForm, today: dt.date) -> dict[str, object]:
     period = form.period
     breakdown = form.dimension if part.everything else ""
     lines = services.scorecard_lines(
@@ -139,47 +169,69 @@ def scorecard(request: AuthedRequest) -> HttpResponse:
         slice_value=part.value,
         breakdown=breakdown,
     )
-    fmt = _wanted_export(request)
-    if fmt:
-        return _export(
-            fmt,
-            f"scorecard-{period.kind}-{period.start}",
-            ["perspective", "kpi", "value", "numerator", "denominator", "target", "status"],
-            [
-                [
-                    Perspective(line.kpi.perspective).label,
-                    line.kpi.name,
-                    line.figure.value if line.figure else None,
-                    line.figure.numerator if line.figure else None,
-                    line.figure.denominator if line.figure else None,
-                    line.target.target if line.target else None,
-                    line.status or "",
-                ]
-                for line in lines
-            ],
-        )
     perspectives = [
         (label, [line for line in lines if line.kpi.perspective == value])
         for value, label in Perspective.choices
     ]
     query = {"period_type": period.kind, "breakdown": breakdown}
-    context = {
+    return {
         "form": form,
         "period": period,
         "previous": {**query, "start": period.previous.start.isoformat()},
         "next": {**query, "start": (period.end + dt.timedelta(days=1)).isoformat()},
-        "has_next": period.end < timezone.localdate(),
+        "has_next": period.end < today,
         "perspectives": perspectives,
         "breakdown": breakdown,
         "breakdown_label": Dimension(breakdown).label if breakdown else "",
         "slice": part,
+    }
+
+
+@require_GET
+def scorecard(request: AuthedRequest) -> HttpResponse:
+    part = scorecard_slice(request.user)
+    form = PeriodForm(request.GET or None, today=timezone.localdate())
+    fmt = _wanted_export(request)
+    if fmt:
+        return _scorecard_export(part, form, fmt)
+    board = _board(request, part, form)
+    if request.htmx:
+        return HttpResponse(board)
+    context = {
+        "board": board,
+        "period": form.period,
+        "slice": part,
         "may_edit_targets": request.user.sees_everything,
         "may_recompute": request.user.is_administrator,
     }
-    template = "scorecard/scorecard.html"
-    if request.htmx:
-        template += "#board"
-    return render(request, template, context)
+    return render(request, "scorecard/scorecard.html", context)
+
+
+def _scorecard_export(part: Slice, form: PeriodForm, fmt: str) -> HttpResponse:
+    period = form.period
+    lines = services.scorecard_lines(
+        period=period,
+        slice_dimension=part.dimension,
+        slice_value=part.value,
+        breakdown=form.dimension if part.everything else "",
+    )
+    return _export(
+        fmt,
+        f"scorecard-{period.kind}-{period.start}",
+        ["perspective", "kpi", "value", "numerator", "denominator", "target", "status"],
+        [
+            [
+                Perspective(line.kpi.perspective).label,
+                line.kpi.name,
+                line.figure.value if line.figure else None,
+                line.figure.numerator if line.figure else None,
+                line.figure.denominator if line.figure else None,
+                line.target.target if line.target else None,
+                line.status or "",
+            ]
+            for line in lines
+        ],
+    )
 
 
 @require_GET

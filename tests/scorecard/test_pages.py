@@ -4,6 +4,7 @@ query counts that stay fixed as the data grows."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from decimal import Decimal
 
 import pytest
@@ -181,9 +182,38 @@ def test_the_scorecard_makes_the_same_number_of_queries_for_small_and_larger_dat
     _build(count)
     client = client_for(leadership)
     client.get("/scorecard/")  # warm the session
-    # session, user with the navigation's figures, snapshots, targets
-    with django_assert_num_queries(4):  # type: ignore[operator]
-        assert client.get("/scorecard/", {"breakdown": "commercial_lead"}).status_code == 200
+    query = {"breakdown": "commercial_lead"}
+    # user with the navigation's figures, the snapshots' generation, the organisation's
+    # settings, snapshots, targets
+    with django_assert_num_queries(5):  # type: ignore[operator]
+        assert client.get("/scorecard/", query).status_code == 200
+    # the same board again, from the cache: the user and the generation, no snapshot read
+    with django_assert_num_queries(2):  # type: ignore[operator]
+        assert client.get("/scorecard/", query).status_code == 200
+
+
+def test_a_cached_board_gives_way_to_new_figures_and_targets_at_once(
+    leadership: User, organisation: OrganisationSettings
+) -> None:
+    _completed(LAST_QUARTER.start)
+    services.snapshots_recompute(period=LAST_QUARTER)
+    client = client_for(leadership)
+    query = {"period_type": "quarter", "start": LAST_QUARTER.start.isoformat()}
+
+    def adherence() -> str:
+        html = client.get("/scorecard/", query).content.decode()
+        row = html.split('<tr data-kpi="timeline_adherence">', 1)[1].split("</tr>", 1)[0]
+        return " ".join(re.sub(r"<[^>]+>", " ", row).split())
+
+    assert adherence().startswith("Timeline adherence TCP 100% –")
+    assert adherence().startswith("Timeline adherence TCP 100% –")  # now from the cache
+    _completed(LAST_QUARTER.start, late=True)
+    services.snapshots_recompute(period=LAST_QUARTER)
+    assert adherence().startswith("Timeline adherence TCP 50% –")
+    KpiTarget.objects.create(
+        kpi="timeline_adherence", period_type="quarter", target=Decimal(90), updated_by=leadership
+    )
+    assert adherence().startswith("Timeline adherence TCP 50% 90% Off target")
 
 
 def test_a_kpi_page_shows_trend_breakdown_and_the_engagements_behind_the_figure(
