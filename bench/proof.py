@@ -9,9 +9,10 @@ DATABASE_URL, REDIS_URL and SECRET_KEY. The harness
    default `parity_proof`) on REDIS_URL, so a running `make run` neither takes nor gives any;
 2. starts gunicorn (2 sync workers, DEBUG=false, DB_CONN_MAX_AGE=600) and Celery workers on
    127.0.0.1, and runs the fault scenarios of bench/proof_faults.py against them;
-3. runs the locust scenario of bench/proof_load.py headless at 25 and 50 users, each run
-   with a /healthz probe, and reports p50/p95/p99 per journey and page, errors, and each
-   page against /healthz;
+3. runs the locust scenario of bench/proof_load.py headless at 25 and 50 users against a
+   scratch copy of the large demo organisation (`parity_bench`, which `make bench` builds
+   and keeps; built here when missing), each run with a /healthz probe, and reports
+   p50/p95/p99 per journey and page, errors, and each page against /healthz;
 4. prints a table for each part, and last one summary line.
 
 The summary also carries the figures that `make test` measures (authz, bad inputs, audit):
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, redirect_stdout
@@ -79,6 +81,29 @@ def prepare(base_env: dict[str, str], scratch: Path) -> dict[str, str]:
     name = os.environ.get("PROOF_DATABASE", "parity_proof")
     started = time.monotonic()
     url = recreate_database(base_env["DATABASE_URL"], name)
+    env = prepare_env(base_env, url, scratch)
+    manage(env, "migrate", "--no-input", "--verbosity", "0")
+    manage(env, "seed_demo")
+    say(f"database {name}: migrated and seeded in {time.monotonic() - started:.0f}s")
+    return env
+
+
+def prepare_large(base_env: dict[str, str], scratch: Path) -> dict[str, str]:
+    """The environment of the load run: a scratch copy of the large demo organisation that
+    `make bench` builds and keeps (built here, once, when it is missing), so the load meets
+    10,000 accounts and 100,000 engagements and the copy can be written to freely."""
+    import run as bench
+
+    name = os.environ.get("PROOF_LOAD_DATABASE", "parity_proof_large")
+    started = time.monotonic()
+    source = bench.ensure_database(base_env["DATABASE_URL"], bench.LARGE_DB, rebuild=False)
+    bench.ensure_scorecard(source, bench.LARGE_DB)
+    url = recreate_database(base_env["DATABASE_URL"], name, template=bench.LARGE_DB)
+    say(f"database {name}: copied from {bench.LARGE_DB} in {time.monotonic() - started:.0f}s")
+    return {**prepare_env(base_env, url, scratch), "LOG_LEVEL": "WARNING"}
+
+
+def prepare_env(base_env: dict[str, str], url: str, scratch: Path) -> dict[str, str]:
     env = {
         **base_env,
         "DATABASE_URL": url,
@@ -88,9 +113,6 @@ def prepare(base_env: dict[str, str], scratch: Path) -> dict[str, str]:
         "DEBUG": "false",
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    manage(env, "migrate", "--no-input", "--verbosity", "0")
-    manage(env, "seed_demo")
-    say(f"database {name}: migrated and seeded in {time.monotonic() - started:.0f}s")
     return env
 
 
@@ -98,8 +120,19 @@ def setup_django(env: dict[str, str]) -> None:
     os.environ.update(env)
     os.environ["DJANGO_SETTINGS_MODULE"] = "tcp.settings"
     import django
+    from django.apps import apps
 
-    django.setup()
+    if not apps.ready:
+        django.setup()
+        return
+    # A second stage in this process (the load after the faults): the settings are read
+    # once, so point the connection at the stage's database by hand.
+    from django.db import connections
+
+    connections.close_all()
+    connections["default"].settings_dict["NAME"] = urllib.parse.urlsplit(
+        env["DATABASE_URL"]
+    ).path.lstrip("/")
 
 
 def purge_queue(env: dict[str, str]) -> None:
@@ -177,18 +210,20 @@ def load_plan(token: str) -> dict[str, object]:
 
 
 @contextmanager
-def running_stage(scratch: Path) -> Iterator[Stage]:
-    """What every scenario runs against: the scratch database built and seeded, Django set
-    up in this process on it, gunicorn serving it and an API token of sales leadership.
-    Every process started is stopped on the way out."""
+def running_stage(scratch: Path, *, large: bool = False) -> Iterator[Stage]:
+    """What every scenario runs against: the scratch database built and seeded (or, with
+    `large`, copied from the large organisation), Django set up in this process on it,
+    gunicorn serving it and an API token of sales leadership. Every process started is
+    stopped on the way out."""
     procs = Processes(logs=scratch)
     try:
-        env = prepare(dict(os.environ), scratch)
+        env = (prepare_large if large else prepare)(dict(os.environ), scratch)
         setup_django(env)
         purge_queue(env)
-        from scorecard.services import scorecard_recompute_all
+        if not large:  # the large copy keeps the snapshots `make bench` computed
+            from scorecard.services import scorecard_recompute_all
 
-        scorecard_recompute_all()  # the scorecard's pages show figures from the start
+            scorecard_recompute_all()  # the scorecard's pages show figures from the start
         token = api_token()
         base = gunicorn(procs, env)
         say(f"gunicorn on {base}; logs in {scratch}")
@@ -435,10 +470,11 @@ def main(argv: list[str] | None = None) -> int:
     faults: list[Fault] | None = None
     runs: list[LoadRun] = []
     try:
-        with running_stage(scratch) as stage:
-            if not args.no_faults:
+        if not args.no_faults:
+            with running_stage(scratch) as stage:
                 faults = run_faults(stage, args.fault)
-            if not args.no_load:
+        if not args.no_load:
+            with running_stage(scratch, large=True) as stage:
                 plan = scratch / "plan.json"
                 plan.write_text(json.dumps(load_plan(stage.token)))
                 worker = celery_worker(stage.procs, stage.env, "worker-load")

@@ -74,13 +74,15 @@ def pg_connect(url: str, *, autocommit: bool = True) -> Any:
     return psycopg.connect(libpq_url(url), autocommit=autocommit, application_name="proof")
 
 
-def recreate_database(base_url: str, name: str) -> str:
-    """Drop and create database `name` on the server of `base_url`; return its URL."""
+def recreate_database(base_url: str, name: str, *, template: str | None = None) -> str:
+    """Drop and create database `name` on the server of `base_url` (a copy of database
+    `template` when given); return its URL."""
     import psycopg
     from psycopg import sql
 
-    if not re.fullmatch(r"[a-z_][a-z0-9_]*", name):
-        raise ProofError(f"not a plain database name: {name!r}")
+    for given in (name, template or name):
+        if not re.fullmatch(r"[a-z_][a-z0-9_]*", given):
+            raise ProofError(f"not a plain database name: {given!r}")
     for maintenance in ("postgres", "template1"):
         try:
             conn = pg_connect(database_url(base_url, maintenance))
@@ -91,7 +93,10 @@ def recreate_database(base_url: str, name: str) -> str:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            if template:
+                create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+            conn.execute(create)
         return database_url(base_url, name)
     raise ProofError("cannot reach the PostgreSQL server of DATABASE_URL")
 
