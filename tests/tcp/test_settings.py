@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from django.db import connection
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -56,3 +59,11 @@ def test_a_missing_secret_key_stops_the_process() -> None:
     )
     assert result.returncode != 0
     assert "SECRET_KEY" in result.stderr
+
+
+@pytest.mark.django_db
+def test_the_database_connection_never_compiles_queries_with_jit() -> None:
+    # A guessed-costly list query of the large organisation spent 400 ms in JIT compiling.
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW jit")
+        assert cursor.fetchone() == ("off",)
