@@ -852,7 +852,13 @@ def milestone_attendance(request: AuthedRequest, uuid: Any, pk: int) -> HttpResp
     team = services.engagement_team(engagement)
     people = {seat.person.pk: seat for seat in team}
     back = request.POST.get("next") or request.GET.get("next") or ""
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+    # Only a path on this site: anything else ("-1", a name) redirect() would try to reverse,
+    # and a control character does not belong in a Location header.
+    if not (
+        back.startswith("/")
+        and back.isprintable()
+        and url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()})
+    ):
         back = ""
     back = back or delivery_url(engagement, f"milestone-{item.pk}")
     form = AttendanceForm(request.POST or None, milestone=item)
@@ -901,9 +907,9 @@ def milestone_attendance(request: AuthedRequest, uuid: Any, pk: int) -> HttpResp
     rows = []
     for line_form in formset.forms:
         person = str(line_form["person"].value())
-        rows.append(
-            {"seat": people.get(int(person)) if person.isdigit() else None, "form": line_form}
-        )
+        # A forged id of a thousand digits (or "²", a digit int() cannot read) is no one.
+        known = person.isascii() and person.isdigit() and len(person) <= 18
+        rows.append({"seat": people.get(int(person)) if known else None, "form": line_form})
     context = {
         "engagement": engagement,
         "milestone": item,

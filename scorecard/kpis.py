@@ -435,9 +435,14 @@ def _nps(period: Period, dimension: str | None, ctx: Context) -> Figures:
     }
 
 
+# The numerator condition of a figure that every record behind it counts towards (a sum, not
+# a ratio). Not an empty Q(): the KPI page asks When(condition), which refuses an empty one.
+EVERY = Q(pk__isnull=False)
+
+
 def rating_rows(period: Period, ctx: Context) -> tuple[QuerySet[Engagement], Q]:
     qs = Engagement.objects.filter(pk__in=_ratings(period).values("engagement"))
-    return qs, Q()
+    return qs, EVERY
 
 
 def _coverage(field: str) -> Callable[[Period, str | None, Context], Figures]:
@@ -456,13 +461,13 @@ def _engagement_records(
     qs: Callable[[Period], QuerySet[Engagement]],
 ) -> Callable[[Period, Context], tuple[QuerySet[Engagement], Q]]:
     def records(period: Period, ctx: Context) -> tuple[QuerySet[Engagement], Q]:
-        return qs(period), Q()
+        return qs(period), EVERY
 
     return records
 
 
 def _revenue_records(period: Period, ctx: Context) -> tuple[QuerySet[Engagement], Q]:
-    return Engagement.objects.filter(pk__in=_revenue(period).values("engagement")), Q()
+    return Engagement.objects.filter(pk__in=_revenue(period).values("engagement")), EVERY
 
 
 KPIS: tuple[Kpi, ...] = (

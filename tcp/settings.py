@@ -269,7 +269,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tcp.parsers.TextJSONParser"],
     "DEFAULT_THROTTLE_CLASSES": ["tcp.api_auth.TokenRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {"api": env.str("API_RATE_LIMIT", default="1200/minute")},
     "DEFAULT_SCHEMA_CLASS": "tcp.api_schema.ParityAutoSchema",
