@@ -6,6 +6,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
@@ -36,6 +37,10 @@ from engagements.models import (
 )
 from tcp.admin import ReadOnly
 from tcp.http import AuthedRequest
+from tcp.models import ACTION_LABELS
+from tcp.services import audit_record, field_values
+
+ACTION_LABELS["engagement.delete"] = "deleted the engagement"
 
 
 class VisibleToUserAdmin(admin.ModelAdmin):
@@ -113,15 +118,37 @@ class EngagementAdmin(VisibleToUserAdmin):
         # New engagements go through engagement_create (page or API), which checks the lead.
         return False
 
+    def save_model(self, request: Any, obj: Engagement, form: Any, change: bool) -> None:
+        # Every field is read-only: a save would change nothing but move the version on,
+        # refusing the next write of a CRM that holds the current one.
+        pass
+
+    @transaction.atomic
+    def delete_model(self, request: Any, obj: Engagement) -> None:
+        audit_record(
+            actor=request.user,
+            action="engagement.delete",
+            obj=obj,
+            changes={
+                "account": str(obj.account),
+                **field_values(obj, ["stage", "commercial_lead", "value"]),
+            },
+        )
+        obj.delete()
+
+    def delete_queryset(self, request: Any, queryset: QuerySet[Engagement]) -> None:
+        with transaction.atomic():
+            for engagement in queryset.select_related("account", "commercial_lead"):
+                self.delete_model(request, engagement)
+
 
 @admin.register(StageChange)
-class StageChangeAdmin(admin.ModelAdmin):
+class StageChangeAdmin(ReadOnly, admin.ModelAdmin):
+    """The stage history: written only by the stage service, never edited or removed."""
+
     list_display = ["engagement", "from_stage", "to_stage", "on", "by", "at"]
     list_select_related = ["engagement", "by"]
     readonly_fields = [f.name for f in StageChange._meta.fields]
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[StageChange]:
         visible = Engagement.objects.visible_to(request.user)  # type: ignore[arg-type]
