@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Case, When
+from django.db.models import Case, QuerySet, When
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
@@ -35,7 +35,7 @@ from scorecard import charts, services
 from scorecard.forms import PeriodForm, TargetForm, WindowsForm
 from scorecard.kpis import KPIS, REGISTRY, Context, Dimension, Kpi, Perspective
 from scorecard.models import KpiTarget, SnapshotGeneration
-from scorecard.periods import PeriodType
+from scorecard.periods import Period, PeriodType
 from tcp.http import AuthedRequest
 from tcp.models import Role, User
 
@@ -280,20 +280,26 @@ def _kpi_context(request: AuthedRequest, kpi: Kpi) -> dict[str, object]:
     }
 
 
+def _rows_behind(request: AuthedRequest, kpi: Kpi, period: Period) -> QuerySet[Engagement]:
+    """The engagements a KPI counts in `period` that the person may see, those in its
+    numerator first. The numerator's condition is asked of the KPI's own rows, since it may
+    name what they are annotated with (a scope KPI's missed days, say)."""
+    assert kpi.records is not None
+    qs, numerator = kpi.records(period, Context.load())
+    return (
+        qs.annotate(in_numerator=Case(When(numerator, then=True), default=False))
+        .filter(pk__in=Engagement.objects.visible_to(request.user).values("pk"))
+        .select_related("account", "commercial_lead")
+        .order_by("-in_numerator", "account__name", "name", "pk")
+    )
+
+
 def _engagements_behind(
     request: AuthedRequest, kpi: Kpi, context: dict[str, object]
 ) -> tuple[list[Engagement] | None, object]:
     if kpi.records is None:
         return None, None
-    period = context["period"]
-    qs, numerator = kpi.records(period, Context.load())  # type: ignore[arg-type]
-    qs = (
-        Engagement.objects.visible_to(request.user)
-        .filter(pk__in=qs.values("pk"))
-        .annotate(in_numerator=Case(When(numerator, then=True), default=False))
-        .select_related("account", "commercial_lead")
-        .order_by("-in_numerator", "account__name", "name", "pk")
-    )
+    qs = _rows_behind(request, kpi, context["period"])  # type: ignore[arg-type]
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return page.object_list, page  # type: ignore[return-value]
 
@@ -346,14 +352,9 @@ def _kpi_export(
     if table == "engagements":
         if kpi.records is None:
             raise Http404
-        qs, numerator = kpi.records(period, Context.load())  # type: ignore[arg-type]
         rows = [
-            [e.name, e.account.name, str(e.commercial_lead), "yes" if e.in_numerator else "no"]
-            for e in Engagement.objects.visible_to(request.user)
-            .filter(pk__in=qs.values("pk"))
-            .annotate(in_numerator=Case(When(numerator, then=True), default=False))
-            .select_related("account", "commercial_lead")
-            .order_by("-in_numerator", "account__name", "name", "pk")
+            [e.name, e.account.name, str(e.commercial_lead), "yes" if e.in_numerator else "no"]  # type: ignore[attr-defined]
+            for e in _rows_behind(request, kpi, period)  # type: ignore[arg-type]
         ]
         return _export(
             fmt,

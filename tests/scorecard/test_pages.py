@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from engagements.models import Engagement
 from scorecard import services
-from scorecard.kpis import KPIS
+from scorecard.kpis import KPIS, Kpi
 from scorecard.models import KpiSnapshot, KpiTarget
 from scorecard.periods import Period
 from scorecard.tasks import scorecard_recompute_now
@@ -433,3 +433,21 @@ def test_the_period_selects_name_the_period_on_screen_and_bad_input_falls_back(
     month = client.get("/scorecard/", {"period_type": "month", "start": "2019-05-17"})
     assert month.context["period"] == Period.of("month", dt.date(2019, 5, 1))
     assert '<option value="2019-05-01" selected>May 2019</option>' in month.text
+
+
+@pytest.mark.parametrize("kpi", [k for k in KPIS if k.records is not None], ids=lambda k: k.key)
+def test_every_kpi_lists_and_exports_the_engagements_behind_it(
+    leadership: User, organisation: OrganisationSettings, kpi: Kpi
+) -> None:
+    _build(1)
+    client = client_for(leadership)
+    query = {"period_type": "quarter", "start": LAST_QUARTER.start.isoformat()}
+    rows = client.get(f"/scorecard/kpi/{kpi.key}/engagements/", query)
+    assert rows.status_code == 200
+    export = client.get(
+        f"/scorecard/kpi/{kpi.key}/", {**query, "format": "csv", "table": "engagements"}
+    )
+    assert export.status_code == 200
+    lines = export.content.decode().splitlines()
+    assert lines[0] == "engagement,account,commercial lead,in numerator"
+    assert len(lines) - 1 == rows.context["page"].paginator.count
