@@ -61,6 +61,8 @@ from hiring.starter import (
 from tcp.models import AuditLogEntry, Role, User
 from tcp.services import (
     audit_record,
+    changed_fields,
+    field_values,
     notification_send,
     record_create,
     record_delete,
@@ -768,6 +770,9 @@ def deliverable_review_record(
     _open(locked)
     if not 1 <= rating <= DELIVERABLE_MAX:
         raise ValidationError({"rating": f"Rate from 1 to {DELIVERABLE_MAX}."})
+    # A second review replaces the first: the history keeps the rating it replaced.
+    before = DeliverableReview.objects.filter(candidate=locked).values_list("rating", flat=True)
+    old = before.first()
     review, _ = DeliverableReview.objects.update_or_create(
         candidate=locked,
         defaults={
@@ -778,7 +783,10 @@ def deliverable_review_record(
         },
     )
     audit_record(
-        actor=reviewer, action="deliverable.review", obj=locked, changes={"rating": rating}
+        actor=reviewer,
+        action="deliverable.review",
+        obj=locked,
+        changes={"rating": rating if old is None else [old, rating]},
     )
     return review
 
@@ -788,13 +796,20 @@ def disc_record(*, candidate: Candidate, scores: Mapping[str, int], actor: User)
     _require_manager(actor)
     locked = _lock(candidate)
     _open(locked)
-    disc = DiscProfile(candidate=locked, recorded_at=timezone.now(), **scores)
-    existing = DiscProfile.objects.filter(candidate=locked).first()
-    if existing is not None:
-        disc.pk = existing.pk
+    # A new profile replaces the old one (the same row, so the page can record it again):
+    # the history keeps the scores it replaced.
+    disc = DiscProfile.objects.filter(candidate=locked).first()
+    changes: dict[str, Any] = dict(scores)
+    if disc is None:
+        disc = DiscProfile(candidate=locked)
+    else:
+        changes = changed_fields(field_values(disc, scores.keys()), scores)
+    for name, value in scores.items():
+        setattr(disc, name, value)
+    disc.recorded_at = timezone.now()
     disc.full_clean(exclude=["candidate"])
     disc.save()
-    audit_record(actor=actor, action="disc.record", obj=locked, changes=dict(scores))
+    audit_record(actor=actor, action="disc.record", obj=locked, changes=changes)
     return disc
 
 

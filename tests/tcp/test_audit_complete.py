@@ -57,7 +57,7 @@ from engagements import services as engagement_services
 from engagements.forms import EngagementForm, MilestoneForm, ScopeChangeForm, ScopeItemForm
 from engagements.models import Engagement, Milestone, ScopeChange, ScopeItem, Stage
 from hiring import services as hiring_services
-from hiring.models import Candidate, Opening
+from hiring.models import Candidate, Opening, PlannedQuestion
 from hiring.models import Stage as CandidateStage
 from tcp.celery import app as celery_app
 from tcp.models import AuditLogEntry, Role, User
@@ -1122,6 +1122,42 @@ def _(w: World) -> Walk:
     return [Audited("candidate.erase", candidate, w.hiring_manager)]
 
 
+@walks(page_route("hiring:interview"), "hiring decision")
+def _(w: World) -> Walk:
+    client, candidate = page(w.hiring_manager), w.candidate(CandidateStage.INTERVIEW)
+    planned = PlannedQuestion.objects.filter(profile=w.opening.profile).order_by("position")
+    questions = [p.question_id for p in planned[:2]]
+    yield
+    data = {f"q{pk}": "4" for pk in questions}
+    ok(client.post(reverse("hiring:interview", args=[candidate.uuid]), data))
+    assert candidate.interview_ratings.count() == 2
+    return [Audited("interview.record", candidate, w.hiring_manager, {"ratings": 2})]
+
+
+@walks(page_route("hiring:deliverable"), "hiring decision")
+def _(w: World) -> Walk:
+    client, candidate = page(w.hiring_manager), w.candidate(CandidateStage.INTERVIEW)
+    hiring_services.deliverable_review_record(
+        candidate=candidate, rating=2, notes="", reviewer=w.hiring_manager
+    )
+    yield
+    ok(client.post(reverse("hiring:deliverable", args=[candidate.uuid]), {"rating": "3"}))
+    return [Audited("deliverable.review", candidate, w.hiring_manager, {"rating": [2, 3]})]
+
+
+DISC = {"dominance": 60, "influence": 70, "steadiness": 40, "conscientiousness": 50}
+
+
+@walks(page_route("hiring:disc"), "hiring decision")
+def _(w: World) -> Walk:
+    client, candidate = page(w.hiring_manager), w.candidate(CandidateStage.INTERVIEW)
+    hiring_services.disc_record(candidate=candidate, scores=DISC, actor=w.hiring_manager)
+    yield
+    data = {**DISC, "influence": 75}
+    ok(client.post(reverse("hiring:disc", args=[candidate.uuid]), data))
+    return [Audited("disc.record", candidate, w.hiring_manager, {"influence": [70, 75]})]
+
+
 AUDITION = {
     "business_applicability": 3,
     "technical_clarity": 2,
@@ -1266,12 +1302,21 @@ NOT_AUDITED_PAGES = {
 NOT_AUDITED_PREFIXES = {
     "engagements:success_plan": "the golden thread: not a kind of this walk",
     "engagements:one_on_one": "1:1 meetings: not a kind of this walk",
-    "hiring:": "hiring records other than decisions (profiles, openings, interviews, "
-    "documents): not a kind of this walk",
+    "hiring:": "hiring records other than decisions and what they rest on (profiles, "
+    "openings, panels, the question bank, documents): not a kind of this walk",
 }
-# Hiring decisions are the pipeline's stage changes, the hire, the erasure and the scores
-# the panel decides on; the prefix above must not hide them.
-HIRING_DECISIONS = {"hiring:stage", "hiring:hire", "hiring:erase", "hiring:audition"}
+# Hiring decisions are the pipeline's stage changes, the hire and the erasure, and the
+# assessments they rest on (interview ratings, audition scores, the writing sample's review,
+# the DiSC profile); the prefix above must not hide them.
+HIRING_DECISIONS = {
+    "hiring:stage",
+    "hiring:hire",
+    "hiring:erase",
+    "hiring:audition",
+    "hiring:interview",
+    "hiring:deliverable",
+    "hiring:disc",
+}
 
 
 def _allowed_methods(view: Callable[..., Any]) -> set[str] | None:
