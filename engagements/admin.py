@@ -38,9 +38,29 @@ from engagements.models import (
 from tcp.admin import ReadOnly
 from tcp.http import AuthedRequest
 from tcp.models import ACTION_LABELS
-from tcp.services import audit_record, field_values
+from tcp.services import audit_record, field_values, record_create, record_update
 
 ACTION_LABELS["engagement.delete"] = "deleted the engagement"
+ACTION_LABELS["account.delete"] = "deleted the account"
+ACTION_LABELS["team.update"] = "changed a seat on the team"
+
+
+class AuditedDeletion(admin.ModelAdmin):
+    """A deletion here is in the record's history: who, when, and what it was."""
+
+    delete_action: str
+    delete_fields: tuple[str, ...]
+
+    @transaction.atomic
+    def delete_model(self, request: Any, obj: Any) -> None:
+        changes = field_values(obj, self.delete_fields)
+        audit_record(actor=request.user, action=self.delete_action, obj=obj, changes=changes)
+        obj.delete()
+
+    def delete_queryset(self, request: Any, queryset: QuerySet[Any]) -> None:
+        with transaction.atomic():
+            for obj in queryset:
+                self.delete_model(request, obj)
 
 
 class VisibleToUserAdmin(admin.ModelAdmin):
@@ -63,12 +83,61 @@ class ContactInline(admin.TabularInline):
     fields = ["name", "job_title", "email", "buyer_role", "external_id"]
 
 
+def _changed(form: forms.ModelForm) -> dict[str, Any]:
+    """The model fields the person changed in an admin form, with their new values."""
+    names = {f.name for f in form._meta.model._meta.get_fields()}
+    return {n: form.cleaned_data[n] for n in form.changed_data if n in names and n != "id"}
+
+
 @admin.register(Account)
-class AccountAdmin(VisibleToUserAdmin):
+class AccountAdmin(AuditedDeletion, VisibleToUserAdmin):
+    """Accounts, their team and contacts, saved through the services so that every change
+    is in the account's history as on the pages and in the API."""
+
     list_display = ["name", "industry", "region", "segment", "external_id", "updated_at"]
     list_filter = ["industry", "region", "segment"]
     search_fields = ["name", "external_id"]
     inlines = [TeamInline, ContactInline]
+    delete_action = "account.delete"
+    delete_fields = ("name", "industry", "region", "external_id")
+
+    def save_model(self, request: Any, obj: Account, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            changes = field_values(obj, services.ACCOUNT_FIELDS)
+            audit_record(actor=request.user, action="account.create", obj=obj, changes=changes)
+        elif data := _changed(form):
+            services.account_update(account=obj, actor=request.user, data=data)
+
+    def save_formset(self, request: Any, form: Any, formset: Any, change: bool) -> None:
+        account, actor = form.instance, request.user
+        # What Django's own change message reads (formset.save() would set them).
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for row in formset.deleted_forms:
+            if row.instance.pk is None:
+                continue
+            formset.deleted_objects.append(row.instance)
+            if isinstance(row.instance, Contact):
+                services.contact_delete(contact=row.instance, actor=actor)
+            else:
+                services.team_member_remove(member=row.instance, actor=actor)
+        for row in formset.forms:
+            if row in formset.deleted_forms or not row.has_changed():
+                continue
+            data, item = _changed(row), row.instance
+            if item.pk is None:
+                formset.new_objects.append(item)
+            else:
+                formset.changed_objects.append((item, row.changed_data))
+            if isinstance(item, Contact):
+                existing = item if item.pk else None
+                services.contact_save(account=account, actor=actor, data=data, contact=existing)
+            elif item.pk is None:
+                record_create(obj=item, actor=actor, data=data, action="team.add", audit_on=account)
+            else:
+                record_update(
+                    obj=item, actor=actor, data=data, action="team.update", audit_on=account
+                )
 
 
 def _stage_action(stage: Stage) -> Callable[..., None]:
@@ -99,7 +168,7 @@ def _stage_action(stage: Stage) -> Callable[..., None]:
 
 
 @admin.register(Engagement)
-class EngagementAdmin(VisibleToUserAdmin):
+class EngagementAdmin(AuditedDeletion, VisibleToUserAdmin):
     list_display = ["name", "account", "stage", "commercial_lead", "value", "opened_on"]
     list_filter = ["stage", "partner_led", "poc", "account__industry"]
     search_fields = ["name", "account__name", "external_id"]
@@ -113,6 +182,8 @@ class EngagementAdmin(VisibleToUserAdmin):
     ]
     actions = [_stage_action(s) for s in Stage]
     date_hierarchy = "opened_on"
+    delete_action = "engagement.delete"
+    delete_fields = ("account", "stage", "commercial_lead", "value")
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # New engagements go through engagement_create (page or API), which checks the lead.
@@ -122,24 +193,6 @@ class EngagementAdmin(VisibleToUserAdmin):
         # Every field is read-only: a save would change nothing but move the version on,
         # refusing the next write of a CRM that holds the current one.
         pass
-
-    @transaction.atomic
-    def delete_model(self, request: Any, obj: Engagement) -> None:
-        audit_record(
-            actor=request.user,
-            action="engagement.delete",
-            obj=obj,
-            changes={
-                "account": str(obj.account),
-                **field_values(obj, ["stage", "commercial_lead", "value"]),
-            },
-        )
-        obj.delete()
-
-    def delete_queryset(self, request: Any, queryset: QuerySet[Engagement]) -> None:
-        with transaction.atomic():
-            for engagement in queryset.select_related("account", "commercial_lead"):
-                self.delete_model(request, engagement)
 
 
 @admin.register(StageChange)
