@@ -130,6 +130,7 @@ class ImpactViewSet(viewsets.GenericViewSet):
     serializer_class = ImpactSerializer
     pagination_class = None
     refuses_by_rule = True  # a window that ends before it starts is a 422
+    only_for_some_roles = True  # anyone but leadership and administrators: a 404
     queryset = KpiSnapshot.objects.none()
 
     @extend_schema(parameters=[WindowSerializer])

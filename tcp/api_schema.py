@@ -47,7 +47,7 @@ class ParityAutoSchema(AutoSchema):
         if action == "upsert" and "200" in responses:
             responses["201"] = {**responses["200"], "description": "Created"}
         codes = [400, 401, 429]
-        if "{" in self.path:
+        if "{" in self.path or getattr(self.view, "only_for_some_roles", False):
             codes.append(404)
         if self.method in BODY_METHODS or self.method == "DELETE":
             codes += [403, 404, 409, 422]
