@@ -5,11 +5,16 @@ view and the engagements behind a figure use it). Recomputing some 170 periods t
 breakdowns that way costs thousands of queries, so the rollup computes each family of KPIs
 for all the requested periods in one or two grouped statements into a temporary table:
 
-- figures counted on a date inside the period (completions, wins, revenue...) join each row
-  to the month, quarter and year containing that date;
+- figures counted on a date inside the period (completions, wins, revenue...) are first
+  summed per month, once for the organisation and every breakdown; a month, quarter or
+  year then adds up its months (sc_months maps each month to the requested periods
+  containing it), so each source row is read and grouped once, not once per kind of
+  period. Where a figure is not a plain sum of its months (accounts with revenue, an
+  engagement won and lost in one period) the monthly rows say which kinds of period they
+  count in;
 - figures measured at the period's last day E (backlog, pipeline, retention, certification)
-  are computed at the end of each month, and a quarter or year takes the figure of its last
-  month, whose E is the same day.
+  are running totals of monthly changes taken at the end of each month, and a quarter or
+  year takes the figure of its last month, whose E is the same day.
 
 The statements are assembled from fragments written in this file, never from input (hence
 the file-wide S608 exemption); every value travels as a parameter.
@@ -44,20 +49,16 @@ STOCK = frozenset(
     }
 )
 
-# Each source row joins the period containing its `day`, one per kind of period. Bucketing
-# with date_trunc keeps the join an equality (a hash join), not a range scan per period.
-_AT_EVENT = """
-    CROSS JOIN (VALUES ('month'), ('quarter'), ('year')) AS k(kind)
-    JOIN sc_periods p ON p.events AND p.kind = k.kind
-        AND p.start = date_trunc(k.kind, src.day::timestamp)::date"""
-# Each source row is a month end: it is E of every requested period ending in that month.
-_AT_END = """
-    JOIN sc_periods p ON p.end_month = src.day"""
+# The kinds of period from the finest; a monthly row counts in the periods of the kinds
+# ranked below its `upto` (see _closed).
+RANKS = {"month": 1, "quarter": 2, "year": 3}
+ALWAYS = 4
 
 # The organisation and each breakdown in one pass. The account's fields and the lead are
 # never NULL, so in each grouping set exactly one of them is set (none for the total).
 _SETS = {
     "all": ["src.industry", "src.region", "src.segment", "src.lead_id"],
+    "account_and_lead": ["src.industry", "src.region", "src.segment", "src.lead_id"],
     "account": ["src.industry", "src.region", "src.segment"],
 }
 _NAMES = {
@@ -69,7 +70,7 @@ _NAMES = {
 
 
 def _breakdowns(keys: list[str], aggregates: str, dims: str) -> str:
-    """SQL over the rows `b` (the source with its period and account fields): `keys`, the
+    """SQL over the rows `b` (the source with its month and account fields): `keys`, the
     dimension and its value, and `aggregates`, for the organisation and every breakdown.
     The product-line breakdown joins each row once per line of its engagement, as the
     reference does."""
@@ -94,43 +95,11 @@ def _breakdowns(keys: list[str], aggregates: str, dims: str) -> str:
         GROUP BY {key_sql}, pl.productline_id"""
 
 
-def _bucket(src: str, *, at: str, where: str = "", params: dict[str, Any]) -> None:
-    """Materialize the rows of `src` (columns eng, account_id, lead_id, day, ...) joined to
-    their periods as the table `b`, with p_kind, p_start and the account's fields. A table
-    with fresh statistics, rather than a CTE, lets the planner see how many rows there are
-    and group them by hashing. `where` sees the row as src."""
-    join = _AT_EVENT if at == "event" else _AT_END
-    where_sql = f"WHERE {where}" if where else ""
-    with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS b")
-        cursor.execute(
-            f"""
-            CREATE TEMP TABLE b ON COMMIT DROP AS
-            SELECT * FROM (
-                SELECT src.*, p.kind AS p_kind, p.start AS p_start,
-                    acc.industry, acc.region, acc.segment
-                FROM ({src}) AS src
-                JOIN engagements_account acc ON acc.id = src.account_id
-                {join}
-            ) AS src
-            {where_sql}""",
-            params,
-        )
-        cursor.execute("ANALYZE b")
-
-
-def _grouped(src: str, aggregates: str, *, at: str, params: dict[str, Any], where: str = "") -> str:
-    """SQL: (kind, start, dimension, dim_value, <aggregates>) for the rows of `src` (see
-    _bucket); aggregates see the row as src, its period as src.p_kind and src.p_start."""
-    _bucket(src, at=at, where=where, params=params)
-    body = _breakdowns(["src.p_kind", "src.p_start"], aggregates, "all")
-    return f"SELECT g.*, g.p_kind AS kind, g.p_start AS start FROM ({body}) AS g"
-
-
 def _insert(grouped: str, rows: dict[str, tuple[str, str, str]], params: dict[str, Any]) -> None:
     """Store each KPI of a family: {key: (numerator, denominator, present)} over the
-    columns of `grouped`. A breakdown row exists when `present` holds (the reference groups
-    only the rows it has); the organisation's row always exists (filled in later)."""
+    columns of `grouped` (kind, start, dimension, dim_value and the family's figures). A
+    breakdown row exists when `present` holds (the reference groups only the rows it has);
+    the organisation's row always exists (filled in later)."""
     values = ", ".join(
         f"('{key}', ({num})::numeric, ({den})::numeric, {present})"
         for key, (num, den, present) in rows.items()
@@ -145,17 +114,57 @@ def _insert(grouped: str, rows: dict[str, tuple[str, str, str]], params: dict[st
         cursor.execute(sql, params)
 
 
+def _family(
+    src: str,
+    figures: dict[str, str],
+    rows: dict[str, tuple[str, str, str]],
+    params: dict[str, Any],
+    *,
+    upto: str = "",
+) -> None:
+    """One family of KPIs counted on a date inside the period. `src` yields a row per
+    event (columns eng, account_id, lead_id, day, ...); `figures` are {name: aggregate}
+    over those rows (seen as src), summed per month and breakdown, then per period; `rows`
+    are the KPIs over the period's figures (seen as g, see _insert). With `upto` (an
+    expression of the row), a row counts only in the kinds of period ranked below it; the
+    figures named "always_*" count in every kind whatever `upto` says."""
+    monthly = ", ".join(f"{aggregate} AS {name}" for name, aggregate in figures.items())
+    rolled = ", ".join(
+        f"coalesce(sum(x.{name}), 0) AS {name}"
+        if name.startswith("always_")
+        else f"coalesce(sum(x.{name}) FILTER (WHERE x.upto > p.rank), 0) AS {name}"
+        for name in figures
+    )
+    body = _breakdowns(["src.m", "src.upto"], monthly, "all")
+    grouped = f"""
+        WITH b AS MATERIALIZED (
+            SELECT src.*, {upto or ALWAYS} AS upto, acc.industry, acc.region, acc.segment
+            FROM (
+                SELECT src.*, date_trunc('month', src.day::timestamp)::date AS m
+                FROM ({src}) AS src
+            ) AS src
+            JOIN engagements_account acc ON acc.id = src.account_id
+        )
+        SELECT p.kind, p.start, x.dimension, x.dim_value, {rolled}
+        FROM ({body}) AS x
+        JOIN sc_months p ON p.m = x.m
+        GROUP BY p.kind, p.start, x.dimension, x.dim_value"""
+    _insert(grouped, rows, params)
+
+
 def _ensure_tables(work: dict[Period, set[str] | None]) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             """
             SET LOCAL jit = off;
             SET LOCAL work_mem = '64MB';
-            DROP TABLE IF EXISTS sc_periods, sc_scope, sc_computed, sc_cum;
+            DROP TABLE IF EXISTS sc_periods, sc_months, sc_scope, sc_computed, sc_cum;
             CREATE TEMP TABLE sc_periods (
                 kind text, start date, "end" date, end_month date, start_month date,
                 events boolean
             ) ON COMMIT DROP;
+            CREATE TEMP TABLE sc_months (m date, kind text, start date, rank int)
+                ON COMMIT DROP;
             CREATE TEMP TABLE sc_scope (kind text, start date, kpi text) ON COMMIT DROP;
             CREATE TEMP TABLE sc_computed (
                 kpi text, kind text, start date, dimension text, dim_value text,
@@ -167,24 +176,23 @@ def _ensure_tables(work: dict[Period, set[str] | None]) -> None:
             """
         )
         rows = []
+        months: list[tuple[dt.date, str, dt.date, int]] = []
         scope: list[tuple[str, dt.date, str]] = []
         for period, keys in work.items():
             wanted = [kpi.key for kpi in kpis.KPIS] if keys is None else sorted(keys)
             events = any(key not in STOCK for key in wanted)
-            rows.append(
-                (
-                    period.kind,
-                    period.start,
-                    period.end,
-                    period.end.replace(day=1),
-                    period.start,
-                    events,
-                )
-            )
+            end_month = period.end.replace(day=1)
+            rows.append((period.kind, period.start, period.end, end_month, period.start, events))
             scope.extend((period.kind, period.start, key) for key in wanted)
+            if events:
+                months.extend(
+                    (add_months(period.start, i), period.kind, period.start, RANKS[period.kind])
+                    for i in range(period.months)
+                )
         cursor.executemany("INSERT INTO sc_periods VALUES (%s, %s, %s, %s, %s, %s)", rows)
-        cursor.executemany("INSERT INTO sc_scope VALUES (%s, %s, %s)", scope)
-        cursor.execute("ANALYZE sc_periods; ANALYZE sc_scope")
+        cursor.executemany("INSERT INTO sc_months VALUES (%s, %s, %s, %s)", months)
+        _copy("sc_scope (kind, start, kpi)", scope)
+        cursor.execute("ANALYZE sc_periods; ANALYZE sc_months; ANALYZE sc_scope")
 
 
 # Figures counted on a date inside the period -------------------------------------------
@@ -202,10 +210,13 @@ def _completed(params: dict[str, Any]) -> None:
             WHERE engagement_id = e.id AND cause = 'scoping_miss'
         ) sm ON true
         WHERE e.completed_on BETWEEN %(events_first)s AND %(events_last)s"""
-    aggregates = """count(*) AS n, count(*) FILTER (WHERE src.scope_ok) AS accurate,
-        count(*) FILTER (WHERE src.on_time) AS on_time"""
-    _insert(
-        _grouped(src, aggregates, at="event", params=params),
+    _family(
+        src,
+        {
+            "n": "count(*)",
+            "accurate": "count(*) FILTER (WHERE src.scope_ok)",
+            "on_time": "count(*) FILTER (WHERE src.on_time)",
+        },
         {
             "deal_scope_accuracy": ("g.accurate", "g.n", "g.n > 0"),
             "timeline_adherence": ("g.on_time", "g.n", "g.n > 0"),
@@ -215,12 +226,14 @@ def _completed(params: dict[str, Any]) -> None:
 
 
 def _closed(params: dict[str, Any]) -> None:
-    # One row per engagement and period it closed in: its signing day, and its losing day
-    # unless that falls in the same period (won and lost in P counts once, as in the
-    # reference's "signed in P or lost in P").
+    # One row per engagement and day it closed on: its signing day, and its losing day,
+    # which counts only in the periods not also holding its signing day (won and lost in P
+    # counts once, as in the reference's "signed in P or lost in P"): its `upto` is the
+    # rank of the finest kind of period holding both days. Lost in P is every losing day
+    # in P either way.
     src = """
         SELECT e.id AS eng, e.account_id, e.commercial_lead_id AS lead_id, d.day, d.second,
-            e.contract_signed_on AS signed, e.lost_on AS lost, e.value, e.partner_led, e.poc,
+            e.contract_signed_on AS signed, e.value, e.partner_led, e.poc,
             coalesce(lc.n, 0) AS lines
         FROM engagements_engagement e
         CROSS JOIN LATERAL (
@@ -231,23 +244,30 @@ def _closed(params: dict[str, Any]) -> None:
             GROUP BY engagement_id
         ) lc ON lc.engagement_id = e.id
         WHERE d.day BETWEEN %(events_first)s AND %(events_last)s"""
-    won = "coalesce(date_trunc(src.p_kind, src.signed::timestamp)::date = src.p_start, false)"
-    lost = "coalesce(date_trunc(src.p_kind, src.lost::timestamp)::date = src.p_start, false)"
-    where = f"NOT (src.second AND {won})"
-    aggregates = f"""count(*) AS n, count(*) FILTER (WHERE {won}) AS won,
-        coalesce(sum(src.value), 0) AS value, coalesce(sum(src.value) FILTER (WHERE {won}), 0)
-            AS value_won,
-        count(*) FILTER (WHERE src.partner_led) AS partner,
-        count(*) FILTER (WHERE src.partner_led AND {won}) AS partner_won,
-        count(*) FILTER (WHERE NOT src.partner_led) AS direct,
-        count(*) FILTER (WHERE NOT src.partner_led AND {won}) AS direct_won,
-        count(*) FILTER (WHERE src.poc = 'successful') AS poc,
-        count(*) FILTER (WHERE src.poc = 'successful' AND {won}) AS poc_won,
-        count(*) FILTER (WHERE {won} AND src.lines >= 2) AS cross_won,
-        count(*) FILTER (WHERE {lost}) AS lost,
-        coalesce(sum(src.value) FILTER (WHERE {lost}), 0) AS value_lost"""
-    _insert(
-        _grouped(src, aggregates, at="event", params=params, where=where),
+    same = " ".join(
+        f"WHEN date_trunc('{kind}', src.signed::timestamp)"
+        f" = date_trunc('{kind}', src.day::timestamp) THEN {rank}"
+        for kind, rank in RANKS.items()
+    )
+    upto = f"CASE WHEN NOT src.second OR src.signed IS NULL THEN {ALWAYS} {same} ELSE {ALWAYS} END"
+    won = "NOT src.second"
+    _family(
+        src,
+        {
+            "n": "count(*)",
+            "won": f"count(*) FILTER (WHERE {won})",
+            "value": "sum(src.value)",
+            "value_won": f"sum(src.value) FILTER (WHERE {won})",
+            "partner": "count(*) FILTER (WHERE src.partner_led)",
+            "partner_won": f"count(*) FILTER (WHERE src.partner_led AND {won})",
+            "direct": "count(*) FILTER (WHERE NOT src.partner_led)",
+            "direct_won": f"count(*) FILTER (WHERE NOT src.partner_led AND {won})",
+            "poc": "count(*) FILTER (WHERE src.poc = 'successful')",
+            "poc_won": f"count(*) FILTER (WHERE src.poc = 'successful' AND {won})",
+            "cross_won": f"count(*) FILTER (WHERE {won} AND src.lines >= 2)",
+            "always_lost": "count(*) FILTER (WHERE src.second)",
+            "always_value_lost": "sum(src.value) FILTER (WHERE src.second)",
+        },
         {
             "win_rate": ("g.won", "g.n", "g.n > 0"),
             "win_rate_value": ("g.value_won", "g.value", "g.n > 0"),
@@ -255,9 +275,10 @@ def _closed(params: dict[str, Any]) -> None:
             "win_rate_direct": ("g.direct_won", "g.direct", "g.direct > 0"),
             "poc_conversion": ("g.poc_won", "g.poc", "g.poc > 0"),
             "cross_portfolio": ("g.cross_won", "g.won", "g.won > 0"),
-            "losses": ("g.value_lost", "g.lost", "g.lost > 0"),
+            "losses": ("g.always_value_lost", "g.always_lost", "g.always_lost > 0"),
         },
         params,
+        upto=upto,
     )
 
 
@@ -268,9 +289,9 @@ def _poc(params: dict[str, Any]) -> None:
         FROM engagements_engagement e
         WHERE e.poc_concluded_on BETWEEN %(events_first)s AND %(events_last)s
             AND e.poc IN ('successful', 'failed')"""
-    aggregates = "count(*) AS n, count(*) FILTER (WHERE src.success) AS success"
-    _insert(
-        _grouped(src, aggregates, at="event", params=params),
+    _family(
+        src,
+        {"n": "count(*)", "success": "count(*) FILTER (WHERE src.success)"},
         {"poc_success": ("g.success", "g.n", "g.n > 0")},
         params,
     )
@@ -285,9 +306,9 @@ def _participation(params: dict[str, Any]) -> None:
         LEFT JOIN engagements_milestoneattendance a ON a.milestone_id = m.id
             AND a.person_id = e.commercial_lead_id AND a.mode = 'contributed'
         WHERE m.critical AND m.held_on BETWEEN %(events_first)s AND %(events_last)s"""
-    aggregates = "count(*) AS n, count(*) FILTER (WHERE src.contributed) AS contributed"
-    _insert(
-        _grouped(src, aggregates, at="event", params=params),
+    _family(
+        src,
+        {"n": "count(*)", "contributed": "count(*) FILTER (WHERE src.contributed)"},
         {"delivery_participation": ("g.contributed", "g.n", "g.n > 0")},
         params,
     )
@@ -305,9 +326,9 @@ def _discovery(params: dict[str, Any]) -> None:
         JOIN engagements_engagement e ON e.id = s.engagement_id
         WHERE s.to_stage = 'proposal' AND s."on" >= %(adoption)s
             AND s."on" BETWEEN %(events_first)s AND %(events_last)s"""
-    aggregates = "count(*) AS n, count(*) FILTER (WHERE src.analysed) AS analysed"
-    _insert(
-        _grouped(src, aggregates, at="event", params=params),
+    _family(
+        src,
+        {"n": "count(*)", "analysed": "count(*) FILTER (WHERE src.analysed)"},
         {"discovery_compliance": ("g.analysed", "g.n", "g.n > 0")},
         params,
     )
@@ -320,14 +341,16 @@ def _ratings(params: dict[str, Any]) -> None:
         FROM engagements_clientrating r
         JOIN engagements_engagement e ON e.id = r.engagement_id
         WHERE r.rated_on BETWEEN %(events_first)s AND %(events_last)s"""
-    aggregates = """count(*) AS n,
-        coalesce(sum(src.self_rating - src.client_rating), 0) AS gap,
-        coalesce(sum(src.client_rating), 0) AS rating,
-        count(src.recommend_score) AS answers,
-        count(*) FILTER (WHERE src.recommend_score >= 9)
-            - count(*) FILTER (WHERE src.recommend_score <= 6) AS nps"""
-    _insert(
-        _grouped(src, aggregates, at="event", params=params),
+    _family(
+        src,
+        {
+            "n": "count(*)",
+            "gap": "sum(src.self_rating - src.client_rating)",
+            "rating": "sum(src.client_rating)",
+            "answers": "count(src.recommend_score)",
+            "nps": "count(*) FILTER (WHERE src.recommend_score >= 9)"
+            " - count(*) FILTER (WHERE src.recommend_score <= 6)",
+        },
         {
             "delivery_gap": ("g.gap", "g.n", "g.n > 0"),
             "client_satisfaction": ("g.rating", "g.n", "g.n > 0"),
@@ -337,58 +360,73 @@ def _ratings(params: dict[str, Any]) -> None:
     )
 
 
-_REVENUE_SRC = """
-    SELECT r.engagement_id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
-        r.month AS day, r.revenue, r.cost
-    FROM engagements_revenueentry r
-    JOIN engagements_engagement e ON e.id = r.engagement_id
-    WHERE r.month BETWEEN %(events_first)s AND %(events_last)s"""
+def _firsts(prefix: str, partition: str) -> str:
+    """SQL: whether the revenue row (in a window ordered by month) is the first of its
+    `partition` (the account, or the account with a lead or product line) in its month, its
+    quarter and its year: `prefix`_m, _q and _y. Counting the firsts counts the accounts
+    with revenue in a period, a sum over its months like any other figure."""
+    before = f"lag(r.m) OVER (PARTITION BY {partition} ORDER BY r.m)"
+    return ", ".join(
+        f"{before} IS NULL OR date_trunc('{kind}', ({before})::timestamp)"
+        f" <> date_trunc('{kind}', r.m::timestamp) AS {prefix}_{kind[0]}"
+        for kind in RANKS
+    )
 
 
 def _revenue(params: dict[str, Any], ctx: Context, wanted: bool) -> None:
-    # Accounts with revenue are counted once per period and breakdown: the rows are first
-    # summed per period and account (for the organisation and the account's fields), per
-    # period, lead and account, and per period, product line and account, so each count
-    # is a plain count(*) of accounts.
-    _bucket(_REVENUE_SRC, at="event", params=params)
-    columns = _SETS["account"]
-    keys = "src.p_kind, src.p_start"
-    sets = ", ".join([f"({keys})", *(f"({keys}, {column})" for column in columns)])
-    name = "CASE " + " ".join(
-        f"WHEN GROUPING({column}) = 0 THEN '{_NAMES[column]}'" for column in columns
+    # Revenue months are first days (a check constraint), their own month. Accounts with
+    # revenue are counted once per period and breakdown, as the firsts of the account
+    # (for the organisation and the account's fields), of the lead and account, and of the
+    # product line and account.
+    firsts = ", ".join(
+        f"sum(src.{prefix}_{kind[0]}::int) AS {prefix}_{kind[0]}"
+        for prefix in ("acc", "lead")
+        for kind in RANKS
     )
-    value = "coalesce(" + ", ".join(f"{column}::text" for column in columns) + ", '')"
-    sums = "count(*) AS n, sum(revenue) AS revenue, sum(revenue - cost) AS profit"
-    totals = "sum(src.n), sum(src.revenue), sum(src.profit), count(*)"
+    sums = "count(*) AS n, sum(src.revenue) AS revenue, sum(src.revenue - src.cost) AS profit"
+    line_firsts = ", ".join(f"sum(src.line_{kind[0]}::int)" for kind in RANKS)
+    line_firsts = f"{line_firsts}, {line_firsts}"  # in the account's and the lead's columns
+    # A period counts the firsts of its kind; the lead's breakdown counts the lead's.
+    accounts = " ".join(
+        f"WHEN p.rank = {rank} THEN CASE WHEN x.dimension = 'commercial_lead'"
+        f" THEN x.lead_{kind[0]} ELSE x.acc_{kind[0]} END"
+        for kind, rank in RANKS.items()
+    )
+    body = _breakdowns(["src.m"], f"{sums}, {firsts}", "account_and_lead")
     sql = f"""
         CREATE TEMP TABLE sc_revenue ON COMMIT DROP AS
-        SELECT src.p_kind AS kind, src.p_start AS start, {name} ELSE '' END AS dimension,
-            {value} AS dim_value, sum(src.n) AS n, sum(src.revenue) AS revenue,
-            sum(src.profit) AS profit, count(*) AS accounts
+        WITH r AS MATERIALIZED (
+            SELECT r.engagement_id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
+                r.month AS m, r.revenue, r.cost, acc.industry, acc.region, acc.segment
+            FROM engagements_revenueentry r
+            JOIN engagements_engagement e ON e.id = r.engagement_id
+            JOIN engagements_account acc ON acc.id = e.account_id
+            WHERE r.month BETWEEN %(events_first)s AND %(events_last)s
+        ),
+        b AS (
+            SELECT r.*, {_firsts("acc", "r.account_id")},
+                {_firsts("lead", "r.lead_id, r.account_id")}
+            FROM r
+        )
+        SELECT p.kind, p.start, x.dimension, x.dim_value, sum(x.n) AS n,
+            sum(x.revenue) AS revenue, sum(x.profit) AS profit,
+            sum(CASE {accounts} END) AS accounts
         FROM (
-            SELECT p_kind, p_start, account_id, industry, region, segment, {sums}
-            FROM b GROUP BY p_kind, p_start, account_id, industry, region, segment
-        ) AS src
-        GROUP BY GROUPING SETS ({sets})
-        UNION ALL
-        SELECT src.p_kind, src.p_start, 'commercial_lead', src.lead_id::text, {totals}
-        FROM (
-            SELECT p_kind, p_start, lead_id, account_id, {sums}
-            FROM b GROUP BY p_kind, p_start, lead_id, account_id
-        ) AS src
-        GROUP BY src.p_kind, src.p_start, src.lead_id
-        UNION ALL
-        SELECT src.p_kind, src.p_start, 'product_line', src.line::text, {totals}
-        FROM (
-            SELECT b.p_kind, b.p_start, pl.productline_id AS line, b.account_id,
-                count(*) AS n, sum(b.revenue) AS revenue, sum(b.revenue - b.cost) AS profit
-            FROM b JOIN engagements_engagement_product_lines pl ON pl.engagement_id = b.eng
-            GROUP BY b.p_kind, b.p_start, pl.productline_id, b.account_id
-        ) AS src
-        GROUP BY src.p_kind, src.p_start, src.line"""
+            {body}
+            UNION ALL
+            SELECT src.m, 'product_line', src.line::text, {sums}, {line_firsts}
+            FROM (
+                SELECT r.*, pl.productline_id AS line,
+                    {_firsts("line", "pl.productline_id, r.account_id")}
+                FROM r JOIN engagements_engagement_product_lines pl ON pl.engagement_id = r.eng
+            ) AS src
+            GROUP BY src.m, src.line
+        ) AS x
+        JOIN sc_months p ON p.m = x.m
+        GROUP BY p.kind, p.start, x.dimension, x.dim_value"""
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS sc_revenue")
-        cursor.execute(sql)
+        cursor.execute(sql, params)
     _insert(
         "SELECT * FROM sc_revenue",
         {
@@ -422,12 +460,11 @@ def _revenue(params: dict[str, Any], ctx: Context, wanted: bool) -> None:
         out.append(
             ("revenue_per_account", kind, start, dimension, dim_value, kpis._d(now), kpis._d(then))
         )
-    _copy(out)
+    _copy("sc_computed (kpi, kind, start, dimension, dim_value, numerator, denominator)", out)
 
 
-def _copy(rows: Iterable[tuple[Any, ...]]) -> None:
-    sql = "COPY sc_computed (kpi, kind, start, dimension, dim_value, numerator, denominator) "
-    with connection.cursor() as cursor, cursor.copy(sql + "FROM STDIN") as copy:
+def _copy(table: str, rows: Iterable[tuple[Any, ...]]) -> None:
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
 
@@ -436,35 +473,50 @@ def _copy(rows: Iterable[tuple[Any, ...]]) -> None:
 
 
 def _backlog(params: dict[str, Any]) -> None:
-    # One row per engagement under contract at the end of each month: signed by then, and
-    # neither completed nor cancelled by then; what is left is its value less the revenue
-    # recognised up to that month (the running total of its entries).
-    src = """
-        SELECT e.id AS eng, e.account_id, e.commercial_lead_id AS lead_id, g.m::date AS day,
-            greatest(e.value - coalesce(r.total, 0), 0) AS unrecognised
-        FROM engagements_engagement e
-        CROSS JOIN LATERAL generate_series(
-            greatest(date_trunc('month', e.contract_signed_on), %(first_end)s),
-            least(
-                date_trunc('month', least(e.completed_on, e.cancelled_on))
-                    - interval '1 month',
-                %(last_end)s
-            ),
-            interval '1 month'
-        ) AS g(m)
+    # An engagement is under contract at the end of month m from the month it was signed
+    # to the month before it was completed or cancelled; what is left is its value less
+    # the revenue recognised up to m, never below zero. As running totals: its value (and
+    # one engagement) from its first month, each revenue entry's change to what is left
+    # from the entry's month (an entry before signing from the first month), and all of it
+    # undone in the month it stopped. Entries from that month on never count.
+    deltas = """
+        WITH e AS (
+            SELECT e.id, e.account_id, e.commercial_lead_id AS lead_id, e.value,
+                date_trunc('month', e.contract_signed_on::timestamp)::date AS s,
+                date_trunc('month', least(e.completed_on, e.cancelled_on)::timestamp)::date
+                    AS t
+            FROM engagements_engagement e
+            WHERE e.contract_signed_on IS NOT NULL
+        ),
+        live AS (SELECT * FROM e WHERE t IS NULL OR t > s),
+        entries AS (
+            SELECT r.engagement_id, r.month,
+                greatest(live.value - r.total, 0)
+                    - greatest(live.value - r.total + r.revenue, 0) AS change
+            FROM (
+                SELECT engagement_id, month, revenue,
+                    sum(revenue) OVER (PARTITION BY engagement_id ORDER BY month) AS total
+                FROM engagements_revenueentry
+            ) r
+            JOIN live ON live.id = r.engagement_id
+            WHERE live.t IS NULL OR r.month < live.t
+        )
+        SELECT live.id AS eng, live.account_id, live.lead_id, d.day, d.a, d.b
+        FROM live
         LEFT JOIN (
-            SELECT engagement_id, month,
-                lead(month) OVER (PARTITION BY engagement_id ORDER BY month) AS until,
-                sum(revenue) OVER (PARTITION BY engagement_id ORDER BY month) AS total
-            FROM engagements_revenueentry
-        ) r ON r.engagement_id = e.id AND r.month <= g.m AND (r.until IS NULL OR r.until > g.m)
-        WHERE e.contract_signed_on IS NOT NULL"""
-    aggregates = "count(*) AS n, sum(src.unrecognised) AS left_over"
-    _insert(
-        _grouped(src, aggregates, at="end", params=params),
-        {"backlog": ("coalesce(g.left_over, 0)", "g.n", "g.n > 0")},
-        params,
-    )
+            SELECT engagement_id, sum(change) AS change FROM entries GROUP BY engagement_id
+        ) left_over ON left_over.engagement_id = live.id
+        CROSS JOIN LATERAL (
+            VALUES (live.s, live.value, 1),
+                (live.t, -(live.value + coalesce(left_over.change, 0)), -1)
+        ) AS d(day, a, b)
+        WHERE d.day IS NOT NULL
+        UNION ALL
+        SELECT live.id, live.account_id, live.lead_id, greatest(entries.month, live.s),
+            entries.change, 0
+        FROM entries JOIN live ON live.id = entries.engagement_id"""
+    _running("backlog", deltas, "all", params)
+    _at_month_ends("backlog", "backlog")
 
 
 def _running(part: str, deltas: str, dims: str, params: dict[str, Any]) -> None:
@@ -502,6 +554,19 @@ def _running(part: str, deltas: str, dims: str, params: dict[str, Any]) -> None:
         cursor.execute("ANALYZE sc_delta")
         cursor.execute(dense, {**params, "part": part})
         cursor.execute("ANALYZE sc_cum")
+
+
+def _at_month_ends(part: str, kpi: str) -> None:
+    """Store `kpi` as the running totals (a over b) of `part` at each period's end; a
+    breakdown row exists where b counts something."""
+    sql = f"""
+        INSERT INTO sc_computed
+        SELECT '{kpi}', p.kind, p.start, c.dimension, c.dim_value, c.a, c.b
+        FROM sc_periods p
+        JOIN sc_cum c ON c.part = '{part}' AND c.m = p.end_month
+        WHERE c.b > 0 OR c.dimension = ''"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
 
 
 def _pipeline(params: dict[str, Any]) -> None:
@@ -601,14 +666,7 @@ def _retention(params: dict[str, Any]) -> None:
         UNION ALL
         SELECT NULL, account_id, NULL, t, 0, 1 FROM tenure"""
     _running("retention", deltas, "account", params)
-    sql = """
-        INSERT INTO sc_computed
-        SELECT 'client_retention', p.kind, p.start, c.dimension, c.dim_value, c.a, c.b
-        FROM sc_periods p
-        JOIN sc_cum c ON c.part = 'retention' AND c.m = p.end_month
-        WHERE c.b > 0 OR c.dimension = ''"""
-    with connection.cursor() as cursor:
-        cursor.execute(sql)
+    _at_month_ends("retention", "client_retention")
 
 
 def _coverage() -> None:
