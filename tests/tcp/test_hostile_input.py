@@ -331,3 +331,55 @@ def test_json_text_with_half_a_surrogate_pair_is_a_400_naming_the_field(
     assert response.status_code == 400
     assert list(response.json()["fields"]) == ["name"]
     assert not Account.objects.filter(name__startswith="Harbour").exists()
+
+
+# Query parameters ------------------------------------------------------------------------
+
+# What lists, dashboards and the API read from a query string, beside each page's own.
+PAGE_PARAMS = ("page", "sort", "q", "period_type", "start", "breakdown", "format", "table")
+API_PARAMS = ("limit", "cursor", "updated_since")
+
+
+def test_every_page_and_api_list_answers_each_bad_query_value_without_a_server_error(
+    demo: dict[str, Client],
+) -> None:
+    tally = Tally()
+    started = time.monotonic()
+    routes: dict[str, tuple[str, Client]] = {}
+    for name in ("leader", "am.alex", "dm.dana", "hm.harper"):
+        walk = hostile.crawl(demo[name], ["/"])
+        tally.tried += walk.requests
+        tally.server_errors += [f"{name}: {failure}" for failure in walk.failures]
+        for url, route in walk.pages.items():
+            routes.setdefault(route, (url, demo[name]))
+    huge_sent = False
+    for route, (url, client) in sorted(routes.items()):
+        path = url.split("?", 1)[0]
+        own = [k for k, _ in hostile.query_pairs(url)]
+        for param in dict.fromkeys([*own, *PAGE_PARAMS]):
+            # A page's own parameters meet the whole corpus; the others the values that
+            # reach a parser (numbers, dates, text a database refuses).
+            values = CORPUS if param in own else [b for b in CORPUS if b.name in EACH_FIELD]
+            values = [*values, *([] if huge_sent else [HUGE_STRING])]
+            huge_sent = True
+            for bad in values:
+                query = hostile.query_string([(param, bad.form)])
+                response = client.get(f"{path}?{query}")
+                tally.count(f"GET {route} {param}={bad.name}", response.status_code)
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    api = api_client_for(User.objects.get(username="leader"))
+    lists = [p for p, ops in schema["paths"].items() if "get" in ops and "{" not in p]
+    for path in lists:
+        declared = [q["name"] for q in schema["paths"][path]["get"].get("parameters", [])]
+        for param in dict.fromkeys([*declared, *API_PARAMS]):
+            for bad in CORPUS:
+                query = hostile.query_string([(param, bad.form)])
+                response = api.get(f"{path}?{query}")
+                _check_api(tally, f"GET {path} {param}={bad.name}", response)
+    print(
+        f"query values: {len(routes)} page routes, {len(lists)} API lists in "
+        f"{time.monotonic() - started:.0f}s"
+    )
+    _assert_clean(tally)
+    assert len(routes) > 30
+    assert len(lists) > 15
