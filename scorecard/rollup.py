@@ -157,7 +157,7 @@ def _ensure_tables(work: dict[Period, set[str] | None]) -> None:
         cursor.execute(
             """
             SET LOCAL jit = off;
-            SET LOCAL work_mem = '64MB';
+            SET LOCAL work_mem = '128MB';
             DROP TABLE IF EXISTS sc_periods, sc_months, sc_scope, sc_computed, sc_cum;
             CREATE TEMP TABLE sc_periods (
                 kind text, start date, "end" date, end_month date, start_month date,
@@ -478,7 +478,9 @@ def _backlog(params: dict[str, Any]) -> None:
     # the revenue recognised up to m, never below zero. As running totals: its value (and
     # one engagement) from its first month, each revenue entry's change to what is left
     # from the entry's month (an entry before signing from the first month), and all of it
-    # undone in the month it stopped. Entries from that month on never count.
+    # undone in the month it stopped. Entries from that month on never count, nor does an
+    # engagement that stopped before the grid (what it adds and takes away both land in the
+    # grid's first month).
     deltas = """
         WITH e AS (
             SELECT e.id, e.account_id, e.commercial_lead_id AS lead_id, e.value,
@@ -488,18 +490,19 @@ def _backlog(params: dict[str, Any]) -> None:
             FROM engagements_engagement e
             WHERE e.contract_signed_on IS NOT NULL
         ),
-        live AS (SELECT * FROM e WHERE t IS NULL OR t > s),
+        live AS (SELECT * FROM e WHERE t IS NULL OR t > greatest(s, %(grid_first)s)),
         entries AS (
             SELECT r.engagement_id, r.month,
                 greatest(live.value - r.total, 0)
                     - greatest(live.value - r.total + r.revenue, 0) AS change
             FROM (
-                SELECT engagement_id, month, revenue,
-                    sum(revenue) OVER (PARTITION BY engagement_id ORDER BY month) AS total
-                FROM engagements_revenueentry
+                SELECT r.engagement_id, r.month, r.revenue,
+                    sum(r.revenue) OVER (PARTITION BY r.engagement_id ORDER BY r.month) AS total
+                FROM engagements_revenueentry r
+                JOIN live ON live.id = r.engagement_id
+                WHERE live.t IS NULL OR r.month < live.t
             ) r
             JOIN live ON live.id = r.engagement_id
-            WHERE live.t IS NULL OR r.month < live.t
         )
         SELECT live.id AS eng, live.account_id, live.lead_id, d.day, d.a, d.b
         FROM live
