@@ -272,3 +272,73 @@ def test_a_tie_at_the_fifth_decimal_rounds_half_to_even_like_the_reference(
     # 1 of 128 is 0.78125%: the reference's Decimal rounds the tie to 0.7812.
     assert stored.value == kpis.REGISTRY["timeline_adherence"].value(D(1), D(128))
     assert stored.value == D("0.7812")
+
+
+def _figure(kpi: str, period: Period, dimension: str = "", value: str = "") -> tuple[D, D]:
+    row = KpiSnapshot.objects.get(
+        kpi=kpi,
+        period_type=period.kind,
+        period_start=period.start,
+        dimension=dimension,
+        dimension_value=value,
+    )
+    return row.numerator, row.denominator
+
+
+def test_figures_summed_from_months_count_an_account_and_a_win_and_loss_once_per_period(
+    organisation: OrganisationSettings,
+) -> None:
+    account = AccountFactory.create(industry="banking")
+    lead = UserFactory.create()
+    cloud = ProductLineFactory.create(name="Cloud")
+    # Won in January, lost in February: two closings in the months, one in the quarter.
+    both = EngagementFactory.create(
+        account=account,
+        commercial_lead=lead,
+        value=D(1000),
+        contract_signed_on=dt.date(2025, 1, 20),
+        lost_on=dt.date(2025, 2, 10),
+    )
+    # Revenue in every month of the quarter from two engagements of one account; the
+    # second has more revenue than value, so its backlog stops at zero.
+    other = EngagementFactory.create(
+        account=account,
+        commercial_lead=lead,
+        value=D(500),
+        contract_signed_on=dt.date(2024, 12, 1),
+    )
+    for engagement in (both, other):
+        engagement.product_lines.set([cloud])
+        for month in (1, 2, 3):
+            RevenueEntry.objects.create(
+                engagement=engagement,
+                month=dt.date(2025, month, 1),
+                revenue=D(400),
+                cost=D(100),
+            )
+    quarter = Period.of("quarter", dt.date(2025, 1, 1))
+    january, february = (Period.of("month", dt.date(2025, m, 1)) for m in (1, 2))
+    periods = [quarter, january, february, Period.of("year", dt.date(2025, 1, 1))]
+    expected = _reference(periods)
+    services.snapshots_recompute_many(work=dict.fromkeys(periods))
+
+    stored = _stored()
+    assert {k: v for k, v in stored.items() if k in expected and v != expected[k]} == {}
+    assert _figure("win_rate", quarter) == (D(1), D(1))
+    assert _figure("win_rate", january) == (D(1), D(1))
+    assert _figure("win_rate", february) == (D(0), D(1))
+    assert _figure("losses", quarter) == (D(1000), D(1))
+    # One account with revenue in the quarter (2400 of it), however many months and
+    # engagements, for the organisation, its lead and its product line alike.
+    for dimension, value in (
+        ("", ""),
+        ("commercial_lead", str(lead.pk)),
+        ("product_line", str(cloud.pk)),
+    ):
+        assert _figure("revenue", quarter, dimension, value) == (D(2400), D(6))
+        assert _figure("revenue_per_account", quarter, dimension, value)[0] == D(2400)
+    assert _figure("revenue_per_account", january)[0] == D(800)
+    # At the end of March both are still under contract (losing is not stopping), with
+    # more recognised than their value: nothing left, not 1000 - 1200 + 500 - 1200.
+    assert _figure("backlog", quarter) == (D(0), D(2))
+    assert _figure("backlog", january) == (D(700), D(2))
