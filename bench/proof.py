@@ -100,7 +100,7 @@ def prepare_large(base_env: dict[str, str], scratch: Path) -> dict[str, str]:
     bench.ensure_scorecard(source, bench.LARGE_DB)
     url = recreate_database(base_env["DATABASE_URL"], name, template=bench.LARGE_DB)
     say(f"database {name}: copied from {bench.LARGE_DB} in {time.monotonic() - started:.0f}s")
-    return {**prepare_env(base_env, url, scratch), "LOG_LEVEL": "WARNING"}
+    return prepare_env(base_env, url, scratch)
 
 
 def prepare_env(base_env: dict[str, str], url: str, scratch: Path) -> dict[str, str]:
