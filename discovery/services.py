@@ -144,8 +144,12 @@ def discovery_checklist(
 # Client intelligence profile -----------------------------------------------------------
 
 
-def profile_get_or_create(*, account: Account) -> ClientIntelligenceProfile:
-    profile, _ = ClientIntelligenceProfile.objects.get_or_create(account=account)
+@transaction.atomic
+def profile_get_or_create(*, account: Account, actor: User | None) -> ClientIntelligenceProfile:
+    """The account's profile; the first edit starts it, and the audit trail says who did."""
+    profile, created = ClientIntelligenceProfile.objects.get_or_create(account=account)
+    if created:
+        audit_record(actor=actor, action="profile.create", obj=profile)
     return profile
 
 
@@ -425,10 +429,12 @@ def never_event_delete(*, never_event: NeverEvent, actor: User | None) -> None:
 
 
 @transaction.atomic
-def tco_get_or_create(*, engagement: Engagement) -> TcoComparison:
-    """The engagement's TCO comparison; a new one starts with our proposal and the status quo."""
+def tco_get_or_create(*, engagement: Engagement, actor: User | None) -> TcoComparison:
+    """The engagement's TCO comparison; a new one starts with our proposal and the status quo
+    (the engagement's audit trail says who started it)."""
     comparison, created = TcoComparison.objects.get_or_create(engagement=engagement)
     if created:
+        audit_record(actor=actor, action="tco.create", obj=engagement)
         TcoAlternative.objects.bulk_create(
             [
                 TcoAlternative(
@@ -452,7 +458,7 @@ def tco_save(
 ) -> TcoComparison:
     """Change the comparison's lifespan and value proposition, starting the comparison on
     the first save (nothing is written when the values are refused)."""
-    comparison = tco_get_or_create(engagement=engagement)
+    comparison = tco_get_or_create(engagement=engagement, actor=actor)
     if comparison.version == 1 and version is None:
         version = 1
     return tco_update(comparison=comparison, actor=actor, data=data, version=version)

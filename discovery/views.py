@@ -13,6 +13,7 @@ from typing import Any, cast
 from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Model, Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -51,7 +52,7 @@ from discovery.models import (
 from engagements.models import Account, Engagement
 from tcp import inline
 from tcp.http import AuthedRequest
-from tcp.models import AuditLogEntry, OrganisationSettings
+from tcp.models import AuditLogEntry, OrganisationSettings, User
 
 # Access --------------------------------------------------------------------------------
 
@@ -190,18 +191,34 @@ def _profile_main_urls(account: Account) -> Callable[[Model], tuple[str, str]]:
     return lambda row: (url, "")
 
 
+def _profile_save(
+    account: Account, actor: User, save: Callable[..., Model], **bound: Any
+) -> Callable[[Any, int | None], Model]:
+    """row_save's save for a section of a profile that may not exist yet: the first save
+    starts the profile in the save's own transaction, so a refused one leaves nothing."""
+
+    def call(data: Any, version: int | None) -> Model:
+        with transaction.atomic():
+            profile = services.profile_get_or_create(account=account, actor=actor)
+            return save(profile=profile, actor=actor, data=data, version=version, **bound)
+
+    return call
+
+
 @require_http_methods(["GET", "POST"])
 def profile(request: AuthedRequest, uuid: Any) -> HttpResponse:
     if request.method == "GET":
         return _profile_page(request, _account(request, uuid))
     account = _account(request, uuid, edit=True)
-    instance = services.profile_get_or_create(account=account)
+    instance = ClientIntelligenceProfile.objects.filter(
+        account=account
+    ).first() or ClientIntelligenceProfile(account=account)
     return inline.row_save(
         request,
         rows=PROFILE,
         item=instance,
         make_form=ProfileForm,
-        save=inline.service_call(services.profile_update, profile=instance, actor=request.user),
+        save=_profile_save(account, request.user, services.profile_update),
         urls=_profile_main_urls(account),
         context=lambda: _profile_context(account),
         page=lambda **extra: _profile_page(request, account, **extra),
@@ -217,14 +234,13 @@ def profile_item(
         raise Http404
     account = _account(request, uuid, edit=True)
     rows, model, _form, save, noun = PROFILE_ROWS[kind]
-    instance = services.profile_get_or_create(account=account)
-    item = get_object_or_404(model, profile=instance, pk=pk) if pk else None
+    item = get_object_or_404(model, profile__account=account, pk=pk) if pk else None
     return inline.row_save(
         request,
         rows=rows,
         item=item,
         make_form=_profile_form_factory(account, kind),
-        save=inline.service_call(save, profile=instance, actor=request.user, **{noun: item}),
+        save=_profile_save(account, request.user, save, **{noun: item}),
         urls=_profile_urls(account, kind),
         context=lambda: _profile_context(account),
         page=lambda **extra: _profile_page(request, account, **extra),
@@ -650,7 +666,7 @@ def _line_rows(alternative_pk: int | str) -> inline.Rows:
 def _tco(request: AuthedRequest, uuid: Any, *, edit: bool = False) -> TcoComparison:
     engagement = _engagement(request, uuid, edit=edit)
     comparison = (
-        services.tco_get_or_create(engagement=engagement)
+        services.tco_get_or_create(engagement=engagement, actor=request.user)
         if edit
         else TcoComparison.objects.filter(engagement=engagement).first()
         or TcoComparison(engagement=engagement)

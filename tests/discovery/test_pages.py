@@ -45,7 +45,7 @@ def world(discovered: Engagement) -> World:
     scenario = analysis.scenarios.get()
     constraint = NeverEvent.objects.create(engagement=discovered, statement="Never lose an image")
     constraint.scenarios.set([scenario])
-    comparison = tco_get_or_create(engagement=discovered)
+    comparison = tco_get_or_create(engagement=discovered, actor=None)
     rival = TcoAlternative.objects.create(comparison=comparison, kind="competitor", name="Rival")
     line = rival.lines.create(category="purchase", amount=1000)
     return World(

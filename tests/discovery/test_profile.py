@@ -75,6 +75,11 @@ def test_the_profile_fills_in_step_by_step_until_complete(owner: User, account: 
         **HTMX,
     )
     assert "Completeness: 40%" in text_of(response.text)
+    trail = AuditLogEntry.objects.filter(object_type="discovery.clientintelligenceprofile")
+    assert [(e.action, e.actor) for e in trail.order_by("id")] == [
+        ("profile.create", owner),
+        ("profile.update", owner),
+    ]
     year = timezone.localdate().year
     response = _add(
         client,
@@ -112,6 +117,7 @@ def test_the_profile_fills_in_step_by_step_until_complete(owner: User, account: 
     profile = ClientIntelligenceProfile.objects.with_counts().get(account=account)
     assert profile.is_complete
     assert [e.action for e in AuditLogEntry.objects.order_by("id")] == [
+        "profile.create",
         "profile.update",
         "target.create",
         "stakeholder.create",

@@ -42,7 +42,7 @@ def _line(alternative: TcoAlternative, category: str, amount: int) -> TcoCostLin
 def comparison(engagement: Engagement) -> TcoComparison:
     """Over five years: ours 140,000 + 20,000 a year = 240,000; a competitor 60,000 + 30,000
     a year = 210,000 (30,000 less); the status quo 0 + 55,000 a year = 275,000 (35,000 more)."""
-    comparison = tco_get_or_create(engagement=engagement)
+    comparison = tco_get_or_create(engagement=engagement, actor=None)
     ours = comparison.alternatives.get(kind="ours")
     status_quo = comparison.alternatives.get(kind="status_quo")
     rival = TcoAlternative.objects.create(
@@ -69,13 +69,13 @@ def _totals(comparison: TcoComparison) -> dict[str, tuple[Decimal, Decimal, Deci
 def test_a_new_comparison_starts_with_our_proposal_and_the_status_quo(
     engagement: Engagement,
 ) -> None:
-    comparison = tco_get_or_create(engagement=engagement)
+    comparison = tco_get_or_create(engagement=engagement, actor=None)
     assert comparison.lifespan_years == 5
     assert list(comparison.alternatives.values_list("kind", "name")) == [
         ("ours", "Our proposal"),
         ("status_quo", "Status quo"),
     ]
-    assert tco_get_or_create(engagement=engagement) == comparison
+    assert tco_get_or_create(engagement=engagement, actor=None) == comparison
     assert comparison.alternatives.count() == 2
 
 
@@ -100,7 +100,7 @@ def test_a_shorter_lifespan_counts_the_yearly_costs_fewer_times(
 
 
 def test_an_alternative_without_lines_costs_nothing(engagement: Engagement) -> None:
-    comparison = tco_get_or_create(engagement=engagement)
+    comparison = tco_get_or_create(engagement=engagement, actor=None)
     assert set(_totals(comparison).values()) == {(Decimal(0), Decimal(0), Decimal(0))}
 
 
@@ -275,8 +275,29 @@ def test_a_competitor_is_added_and_removed(owner: User, comparison: TcoCompariso
     client.post(reverse("discovery:alternative_delete", args=[engagement.uuid, added.pk]))
     assert not comparison.alternatives.filter(pk=added.pk).exists()
     assert [e.action for e in AuditLogEntry.objects.order_by("id")] == [
+        "tco.create",
         "alternative.create",
         "alternative.delete",
+    ]
+
+
+def test_the_first_competitor_added_starts_the_comparison_and_the_trail_says_who(
+    owner: User, engagement: Engagement
+) -> None:
+    client_for(owner).post(
+        reverse("discovery:alternatives", args=[engagement.uuid]),
+        {"alternative-new-name": "Legacy vendor renewal"},
+    )
+    comparison = TcoComparison.objects.get(engagement=engagement)
+    assert sorted(comparison.alternatives.values_list("name", flat=True)) == [
+        "Legacy vendor renewal",
+        "Our proposal",
+        "Status quo",
+    ]
+    trail = AuditLogEntry.objects.filter(object_id=str(engagement.pk)).order_by("id")
+    assert [(e.action, e.actor) for e in trail] == [
+        ("tco.create", owner),
+        ("alternative.create", owner),
     ]
 
 
@@ -329,7 +350,7 @@ def test_a_lifespan_outside_1_to_15_years_is_refused_beside_the_field(
     assert field_error(response.text, f"id_{prefix}-lifespan_years_error")
     comparison.refresh_from_db()
     assert (comparison.lifespan_years, comparison.version) == (5, 1)
-    assert not AuditLogEntry.objects.exists()
+    assert not AuditLogEntry.objects.filter(actor=owner).exists()
 
 
 @pytest.mark.parametrize("headers", [{}, HTMX], ids=["plain", "htmx"])

@@ -191,7 +191,7 @@ class World:
 
     @cached_property
     def profile(self) -> ClientIntelligenceProfile:
-        return discovery_services.profile_get_or_create(account=self.account)
+        return discovery_services.profile_get_or_create(account=self.account, actor=None)
 
     @cached_property
     def target(self) -> GrowthTarget:
@@ -238,7 +238,7 @@ class World:
 
     @cached_property
     def tco(self) -> TcoComparison:
-        comparison = discovery_services.tco_get_or_create(engagement=self.engagement)
+        comparison = discovery_services.tco_get_or_create(engagement=self.engagement, actor=None)
         comparison.engagement = self.engagement
         return comparison
 
