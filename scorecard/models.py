@@ -141,3 +141,19 @@ class SnapshotGeneration(models.Model):
         nothing may be cached."""
         row = cls.objects.filter(pk=1).values_list("epoch", "number").first()
         return f"{row[0].hex}.{row[1]}" if row else None
+
+
+class InputChange(models.Model):
+    """A business date on which a KPI input changed, waiting for the change-driven refresh.
+
+    Database triggers (migration 0003) add the old and the new dates of every row written,
+    changed or removed in the tables the KPIs read, in the statement's transaction, whichever
+    path wrote it (a page, the API, the admin, a bulk upsert, a raw update). A day of None
+    means every period (an organisation setting the figures depend on changed). The refresh
+    takes the rows it can see and recomputes their periods in one transaction, so a change
+    committed meanwhile waits for the next run and a crashed run leaves its rows queued."""
+
+    day = models.DateField(null=True)
+
+    def __str__(self) -> str:
+        return f"Input changed on {self.day or 'every day'}"

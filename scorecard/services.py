@@ -16,11 +16,8 @@ from django.db.models import Max, Min, Q
 from django.utils import timezone
 
 from engagements.models import (
-    ClientRating,
     Engagement,
-    Milestone,
     RevenueEntry,
-    ScopeChange,
 )
 from scorecard import rollup
 from scorecard.kpis import KPIS, REGISTRY, TCP_KPIS, ZERO, Context, Dimension, Kpi
@@ -31,9 +28,6 @@ from tcp.services import audit_record
 
 # KPIs measured at the period's last day: a change on one day moves every later period.
 STOCK_KPIS = rollup.STOCK
-# Rows committed while a check runs can carry an earlier updated_at than the check's end;
-# re-reading this much keeps them from slipping through (recomputing is idempotent).
-OVERLAP = dt.timedelta(minutes=2)
 
 
 def _lock() -> None:
@@ -115,7 +109,11 @@ def scorecard_recompute_all(*, report_progress: bool = False) -> int:
             progress = {"done": done, "total": steps, "running": True, "step": name}
             cache.set(PROGRESS_KEY, progress, 3600)
 
-    written = snapshots_recompute_many(work=dict.fromkeys(periods), progress=step)
+    with transaction.atomic():
+        # Every period is recomputed from what is committed now: the queued changes are
+        # covered (taken first, so a change committed meanwhile stays queued).
+        _take_changed_days()
+        written = snapshots_recompute_many(work=dict.fromkeys(periods), progress=step)
     if report_progress:
         progress = {"done": steps, "total": steps, "running": False, "periods": len(periods)}
         cache.set(PROGRESS_KEY, progress, 3600)
@@ -140,38 +138,23 @@ def periods_touching(days: Iterable[dt.date]) -> dict[Period, set[str] | None]:
     return touched
 
 
-def _days_changed_since(since: dt.datetime) -> set[dt.date]:
-    """The business dates of the KPI inputs changed since `since`, read in a few queries."""
-    date_fields = [
-        "opened_on",
-        "proposal_on",
-        "contract_signed_on",
-        "completed_on",
-        "lost_on",
-        "cancelled_on",
-        "poc_concluded_on",
-    ]
-    days: set[dt.date] = set()
-    engagements = Engagement.objects.filter(updated_at__gt=since)
-    for values in engagements.values_list(*date_fields):
-        days.update(d for d in values if d)
-    parts = [
-        (ScopeChange.objects.filter(updated_at__gt=since), "engagement__completed_on"),
-        (Milestone.objects.filter(updated_at__gt=since), "held_on"),
-        (Milestone.objects.filter(attendance__recorded_at__gt=since), "held_on"),
-        (RevenueEntry.objects.filter(updated_at__gt=since), "month"),
-        (ClientRating.objects.filter(updated_at__gt=since), "rated_on"),
-    ]
-    for qs, field in parts:
-        days.update(d for d in qs.values_list(field, flat=True).distinct() if d)
-    return days
+def _take_changed_days() -> set[dt.date | None] | None:
+    """Take the queue of input changes the triggers filled (InputChange): the days, or None
+    when a change moves every period. Rows committed after this reads stay for the next
+    run; the caller's transaction removes these only if it commits. The snapshot writers'
+    lock comes first, so two runs never contend for the same queued rows."""
+    _lock()
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM scorecard_inputchange RETURNING day")
+        days = {row[0] for row in cursor.fetchall()}
+    return None if None in days else days
 
 
 def scorecard_refresh(*, now: dt.datetime | None = None) -> int:
-    """Recompute the periods moved by inputs changed since the last check (debounced: a
-    burst of changes between two checks costs one recompute of their periods).
+    """Recompute the periods moved by the inputs changed since the last run (debounced: a
+    burst of changes between two runs costs one recompute of their periods).
 
-    Only one worker claims a check at a time (the state row is locked, and a worker that
+    Only one worker claims a run at a time (the state row is locked, and a worker that
     finds it locked leaves the work to the one holding it). Returns rows written.
     """
     now = now or timezone.now()
@@ -180,10 +163,12 @@ def scorecard_refresh(*, now: dt.datetime | None = None) -> int:
         state = RollupState.objects.select_for_update(skip_locked=True).filter(pk=1).first()
         if state is None:
             return 0
-        if state.checked_until is None:
+        # Taken first: whatever the recompute's queries read was committed before this.
+        days = _take_changed_days()
+        if state.checked_until is None or days is None:
             touched: dict[Period, set[str] | None] = dict.fromkeys(all_periods())
         else:
-            touched = periods_touching(_days_changed_since(state.checked_until - OVERLAP))
+            touched = periods_touching(d for d in days if d is not None)
         written = snapshots_recompute_many(work=touched)
         state.checked_until = now
         state.save(update_fields=["checked_until"])
