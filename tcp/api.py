@@ -25,6 +25,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models.expressions import Func, RawSQL
 from django.db.models.functions import Cast
 from django.db.models.signals import post_delete
+from django.db.utils import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import re_path
 from django.utils import timezone
@@ -95,6 +96,7 @@ ERROR_TYPES = {
     428: "precondition_required",
     429: "throttled",
     500: "server_error",
+    503: "unavailable",
 }
 
 
@@ -126,6 +128,11 @@ def _django_validation_fields(exc: DjangoValidationError) -> tuple[str, dict[str
     return " ".join(exc.messages), {}
 
 
+DATABASE_UNAVAILABLE = (
+    "The database could not be reached; nothing of this request was saved. Try again."
+)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every API error in one shape: {"type", "message", "fields"?, "reasons"?}."""
     from engagements.services import StageChangeRefused
@@ -146,6 +153,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             ),
             status=413,
         )
+    elif isinstance(exc, (OperationalError, InterfaceError)):
+        # The database went away mid-request (a restart, a terminated connection): the
+        # transaction is gone with it, so nothing was saved and the request can be retried.
+        logger.warning("Database unavailable: %s", exc)
+        response = Response(error_body(503, DATABASE_UNAVAILABLE), status=503)
+        response["Retry-After"] = "5"
+        return response
     elif isinstance(exc, Http404):
         exc = exceptions.NotFound("Not found, or not yours to see.")
     elif isinstance(exc, PermissionDenied):

@@ -16,6 +16,8 @@ api = SyncRouter()
 for module in (engagements_api, discovery_api, certification_api, scorecard_api, hiring_api):
     module.register(api)
 
+handler500 = views.server_error
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
