@@ -19,7 +19,7 @@ from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.hashers import make_password
 from django.db import connection, models, transaction
@@ -530,22 +530,23 @@ def _copy_rows(cursor: Any, model: type[models.Model], rows: list[Any]) -> None:
         )
         for row, (pk,) in zip(new, cursor.fetchall(), strict=True):
             row.pk = pk
-    related = [f for f in fields if f.is_relation]
+    related = [f for f in fields if isinstance(f, models.ForeignKey)]
     stamped = [
         f for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
     ]
     adapted = {f.attname for f in fields if isinstance(f, models.JSONField)}
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    # A concrete field always has its column.
+    columns = ", ".join(connection.ops.quote_name(cast(str, f.column)) for f in fields)
     with cursor.copy(
         f"COPY {connection.ops.quote_name(meta.db_table)} ({columns}) FROM STDIN"
     ) as copy:
         for row in rows:
-            for f in related:
+            for fk in related:
                 # A parent given as an object that got its key after it was assigned.
-                if getattr(row, f.attname) is None and f.is_cached(row):
-                    parent = f.get_cached_value(row)
+                if getattr(row, fk.attname) is None and fk.is_cached(row):
+                    parent = fk.get_cached_value(row)
                     if parent is not None:
-                        setattr(row, f.attname, parent.pk)
+                        setattr(row, fk.attname, parent.pk)
             for f in stamped:
                 f.pre_save(row, add=True)
             copy.write_row(
