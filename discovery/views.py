@@ -664,13 +664,14 @@ def _line_rows(alternative_pk: int | str) -> inline.Rows:
 
 
 def _tco(request: AuthedRequest, uuid: Any, *, edit: bool = False) -> TcoComparison:
+    """The engagement's comparison. To read, one not yet started reads as empty; to change
+    its rows, it must exist (the first competitor added or the first save starts it)."""
     engagement = _engagement(request, uuid, edit=edit)
-    comparison = (
-        services.tco_get_or_create(engagement=engagement, actor=request.user)
-        if edit
-        else TcoComparison.objects.filter(engagement=engagement).first()
-        or TcoComparison(engagement=engagement)
-    )
+    comparison = TcoComparison.objects.filter(engagement=engagement).first()
+    if comparison is None:
+        if edit:
+            raise Http404
+        comparison = TcoComparison(engagement=engagement)
     comparison.engagement = engagement
     return comparison
 
@@ -821,21 +822,25 @@ def tco_chart(request: AuthedRequest, uuid: Any) -> HttpResponse:
 
 @require_POST
 def alternative(request: AuthedRequest, uuid: Any, pk: int | None = None) -> HttpResponse:
-    comparison = _tco(request, uuid, edit=True)
-    item = get_object_or_404(TcoAlternative, comparison=comparison, pk=pk) if pk else None
     tco_url = reverse("discovery:tco", args=[uuid])
-    if item is None:
-        # A new competitor brings its own card of cost lines: reload the page.
+    if pk is None:
+        # A new competitor brings its own card of cost lines: reload the page. The first
+        # one starts the comparison, in its own transaction: a refused one leaves nothing.
+        engagement = _engagement(request, uuid, edit=True)
         form = AlternativeForm(request.POST, prefix="alternative-new")
         if form.is_valid():
             data, _version = form.data_and_version()
             try:
-                services.alternative_save(comparison=comparison, actor=request.user, data=data)
+                with transaction.atomic():
+                    started = services.tco_get_or_create(engagement=engagement, actor=request.user)
+                    services.alternative_save(comparison=started, actor=request.user, data=data)
             except ValidationError as error:
                 messages.error(request, " ".join(error.messages))
         else:
             messages.error(request, "Give the competitor a name.")
         return inline.redirect_to(request, tco_url)
+    comparison = _tco(request, uuid, edit=True)
+    item = get_object_or_404(TcoAlternative, comparison=comparison, pk=pk)
     return inline.row_save(
         request,
         rows=ALTERNATIVES,

@@ -529,6 +529,8 @@ def _copy_rows(cursor: Any, model: type[models.Model], rows: list[Any]) -> None:
             [meta.db_table, meta.pk.column, len(new)],
         )
         for row, (pk,) in zip(new, cursor.fetchall(), strict=True):
+            if pk is None:
+                raise ValueError(f"{meta.db_table}: its key is not drawn from a sequence")
             row.pk = pk
     related = [f for f in fields if isinstance(f, models.ForeignKey)]
     stamped = [
@@ -546,6 +548,8 @@ def _copy_rows(cursor: Any, model: type[models.Model], rows: list[Any]) -> None:
                 if getattr(row, fk.attname) is None and fk.is_cached(row):
                     parent = fk.get_cached_value(row)
                     if parent is not None:
+                        if parent.pk is None:
+                            raise ValueError(f"{meta.db_table}: a {fk.name} not saved yet")
                         setattr(row, fk.attname, parent.pk)
             for f in stamped:
                 f.pre_save(row, add=True)
@@ -559,6 +563,7 @@ def _copy_rows(cursor: Any, model: type[models.Model], rows: list[Any]) -> None:
             )
     for row in rows:
         row._state.adding = False
+        row._state.db = connection.alias
 
 
 class DemoBuilder:

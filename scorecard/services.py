@@ -110,10 +110,14 @@ def scorecard_recompute_all(*, report_progress: bool = False) -> int:
             cache.set(PROGRESS_KEY, progress, 3600)
 
     with transaction.atomic():
-        # Every period is recomputed from what is committed now: the queued changes are
-        # covered (taken first, so a change committed meanwhile stays queued).
-        _take_changed_days()
-        written = snapshots_recompute_many(work=dict.fromkeys(periods), progress=step)
+        # Every period is recomputed from what is committed now, which covers the queued
+        # changes (taken first, so a change committed meanwhile stays queued); a queued day
+        # outside today's span (its rows since removed) has its periods recomputed too.
+        days = _take_changed_days()
+        work: dict[Period, set[str] | None] = dict.fromkeys(periods)
+        for period, keys in periods_touching(d for d in days or () if d is not None).items():
+            work.setdefault(period, keys)
+        written = snapshots_recompute_many(work=work, progress=step)
     if report_progress:
         progress = {"done": steps, "total": steps, "running": False, "periods": len(periods)}
         cache.set(PROGRESS_KEY, progress, 3600)
@@ -150,6 +154,18 @@ def _take_changed_days() -> set[dt.date | None] | None:
     return None if None in days else days
 
 
+def _add_baseline_changes(touched: dict[Period, set[str] | None], days: set[Any]) -> None:
+    """Revenue per account compares every period with the baseline window: a change inside
+    the window moves that KPI in every period."""
+    baseline = Context.load().baseline
+    if not any(day is not None and baseline.contains(day) for day in days):
+        return
+    for period in all_periods():
+        if period in touched and touched[period] is None:
+            continue
+        touched[period] = (touched.get(period) or set()) | {"revenue_per_account"}
+
+
 def scorecard_refresh(*, now: dt.datetime | None = None) -> int:
     """Recompute the periods moved by the inputs changed since the last run (debounced: a
     burst of changes between two runs costs one recompute of their periods).
@@ -169,6 +185,7 @@ def scorecard_refresh(*, now: dt.datetime | None = None) -> int:
             touched: dict[Period, set[str] | None] = dict.fromkeys(all_periods())
         else:
             touched = periods_touching(d for d in days if d is not None)
+            _add_baseline_changes(touched, days)
         written = snapshots_recompute_many(work=touched)
         state.checked_until = now
         state.save(update_fields=["checked_until"])

@@ -25,7 +25,6 @@ from django.db import IntegrityError, connection, models, transaction
 from django.db.models.expressions import Func, RawSQL
 from django.db.models.functions import Cast
 from django.db.models.signals import post_delete
-from django.db.utils import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.urls import re_path
 from django.utils import timezone
@@ -44,6 +43,7 @@ from rest_framework.response import Response
 from rest_framework.routers import Route, SimpleRouter
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from tcp.http import DATABASE_LOST, database_lost
 from tcp.models import IdempotencyRecord, Tombstone, User
 from tcp.services import EditConflict
 
@@ -128,11 +128,6 @@ def _django_validation_fields(exc: DjangoValidationError) -> tuple[str, dict[str
     return " ".join(exc.messages), {}
 
 
-DATABASE_UNAVAILABLE = (
-    "The database could not be reached; nothing of this request was saved. Try again."
-)
-
-
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     """Every API error in one shape: {"type", "message", "fields"?, "reasons"?}."""
     from engagements.services import StageChangeRefused
@@ -153,11 +148,11 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             ),
             status=413,
         )
-    elif isinstance(exc, (OperationalError, InterfaceError)):
+    elif database_lost(exc):
         # The database went away mid-request (a restart, a terminated connection): the
-        # transaction is gone with it, so nothing was saved and the request can be retried.
+        # transaction under way went with it, so the request may be checked and sent again.
         logger.warning("Database unavailable: %s", exc)
-        response = Response(error_body(503, DATABASE_UNAVAILABLE), status=503)
+        response = Response(error_body(503, DATABASE_LOST), status=503)
         response["Retry-After"] = "5"
         return response
     elif isinstance(exc, Http404):

@@ -11,7 +11,6 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Count, Q, Sum
-from django.db.utils import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -25,7 +24,7 @@ from engagements.models import OPEN_STAGES, Engagement, Milestone
 from engagements.services import awaiting_attendance
 from tcp.celery import app as celery_app
 from tcp.forms import ApiTokenForm, OrganisationSettingsForm
-from tcp.http import AuthedRequest
+from tcp.http import AuthedRequest, database_lost
 from tcp.models import ApiToken, OrganisationSettings, Role
 from tcp.services import (
     api_token_create,
@@ -38,11 +37,11 @@ logger = logging.getLogger(__name__)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    """The answer to an unhandled error (handler500). When the database went away
-    mid-request (a restart, a terminated connection), the transaction went with it: nothing
-    was saved and the request may simply be sent again, so it is a 503 with Retry-After.
-    Everything else is the plain 500 page; neither touches the database."""
-    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+    """The answer to an unhandled error (handler500). When the database connection went
+    away mid-request (a restart, a terminated session), the transaction under way went with
+    it and the request may be checked and sent again: a 503 with Retry-After. Everything
+    else is the plain 500 page; neither touches the database."""
+    if database_lost(sys.exc_info()[1]):
         response = HttpResponse(render_to_string("503.html"), status=503)
         response["Retry-After"] = "5"
         return response

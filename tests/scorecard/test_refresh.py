@@ -10,12 +10,14 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from engagements.models import Account, Engagement
+from certification import services as certification_services
+from certification.models import Enrollment
+from engagements.models import Account, Engagement, RevenueEntry
 from scorecard import services
 from scorecard.models import InputChange, KpiSnapshot
 from scorecard.periods import Period
 from tcp.models import OrganisationSettings
-from tests.factories import AccountFactory, EngagementFactory
+from tests.factories import AccountFactory, EngagementFactory, ProductLineFactory, UserFactory
 from tests.scorecard.helpers import snapshot_rows
 
 pytestmark = pytest.mark.django_db
@@ -145,3 +147,53 @@ def test_a_change_to_today_refreshes_todays_periods(banking: Account) -> None:
     _completed(banking, today, end=today)
     services.scorecard_refresh()
     assert _adherence(Period.of("quarter", today)) == (1, 1)
+
+
+@pytest.fixture
+def with_revenue(on_time_in_q1: Engagement) -> Engagement:
+    """June 2024's revenue, a month none of the engagement's own dates fall in."""
+    RevenueEntry.objects.create(
+        engagement=on_time_in_q1,
+        month=dt.date(2024, 6, 1),
+        revenue=Decimal(50_000),
+        cost=Decimal(20_000),
+    )
+    services.scorecard_recompute_all()
+    return on_time_in_q1
+
+
+def test_revenue_follows_its_engagement_to_a_new_commercial_lead(with_revenue: Engagement) -> None:
+    with_revenue.commercial_lead = UserFactory.create(username="newlead")
+    with_revenue.save(update_fields=["commercial_lead", "updated_at"])
+    _refreshed_like_a_full_recompute()
+
+
+def test_revenue_follows_its_engagement_into_a_product_line(with_revenue: Engagement) -> None:
+    with_revenue.product_lines.add(ProductLineFactory.create(name="Imaging"))
+    _refreshed_like_a_full_recompute()
+
+
+def test_revenue_changed_in_the_baseline_moves_revenue_per_account_everywhere(
+    with_revenue: Engagement, organisation: OrganisationSettings
+) -> None:
+    organisation.baseline_start, organisation.baseline_end = (
+        dt.date(2024, 1, 1),
+        dt.date(2024, 12, 31),
+    )
+    organisation.save()
+    services.scorecard_refresh()
+    RevenueEntry.objects.filter(engagement=with_revenue).update(revenue=Decimal(80_000))
+    _refreshed_like_a_full_recompute()
+
+
+def test_an_enrolment_status_marked_without_a_date_moved_queues_nothing(
+    organisation: OrganisationSettings,
+) -> None:
+    certification_services.curriculum_install_default()
+    person = UserFactory.create(username="seller")
+    certification_services.enrollment_open(person=person, actor=None, on=dt.date(2025, 1, 6))
+    InputChange.objects.all().delete()
+    Enrollment.objects.update(status="overdue", status_since=dt.date(2025, 11, 1))
+    assert not InputChange.objects.exists()
+    Enrollment.objects.update(certified_on=dt.date(2025, 9, 1))
+    assert InputChange.objects.filter(day=dt.date(2025, 9, 1)).exists()

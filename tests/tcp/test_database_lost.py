@@ -4,10 +4,11 @@ a failover does) answers 503 with Retry-After, saves nothing, and the next reque
 from __future__ import annotations
 
 import pytest
-from django.db import connection, connections
+from django.db import OperationalError, connection, connections
 from django.test import Client
 
 from engagements.models import Account
+from tcp.http import database_lost
 from tcp.models import User
 from tcp.services import api_token_create
 
@@ -40,7 +41,7 @@ def test_a_page_answers_503_and_the_next_request_is_served(owner: User) -> None:
     response = client.get("/accounts/")
     assert response.status_code == 503
     assert response["Retry-After"] == "5"
-    assert "nothing of this request was saved" in response.text
+    assert "saved whole or not at all" in response.text
     _after_the_request()
     assert client.get("/accounts/").status_code == 200
 
@@ -58,3 +59,12 @@ def test_an_api_write_answers_503_in_the_api_shape_and_writes_nothing(owner: Use
     assert not Account.objects.filter(external_id="crm-1").exists()
     again = client.put("/api/v1/accounts/external/crm-1/", body, content_type="application/json")
     assert again.status_code == 201, again.json()
+
+
+def test_a_query_cancelled_by_its_time_limit_is_not_taken_for_a_lost_connection() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SET statement_timeout = 1")
+        with pytest.raises(OperationalError) as cancelled:
+            cursor.execute("SELECT pg_sleep(1)")
+    assert not database_lost(cancelled.value)
+    connection.close()
