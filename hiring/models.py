@@ -215,6 +215,10 @@ class Opening(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def waiting_count(self) -> int:
+        """Candidates without an outcome yet (not hired, rejected or withdrawn)."""
+        return self.candidates.exclude(stage__in=CLOSED_STAGES).count()
+
 
 class CandidateQuerySet(models.QuerySet["Candidate"]):
     def visible_to(self, user: User) -> CandidateQuerySet:

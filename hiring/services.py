@@ -400,6 +400,32 @@ def opening_panel_set(
     return opening
 
 
+@transaction.atomic
+def opening_set_open(*, opening: Opening, is_open: bool, actor: User) -> Opening:
+    """Close the opening (it takes no new candidates) or open it again. Closing waits until
+    every candidate has an outcome (hired, rejected or withdrawn), so nobody is left in a
+    pipeline that no longer runs. Doing what is already done changes and records nothing."""
+    _require_manager(actor)
+    locked = Opening.objects.select_for_update().get(pk=opening.pk)
+    if locked.is_open != is_open:
+        if not is_open:
+            waiting = locked.waiting_count()
+            if waiting:
+                people = "candidate is" if waiting == 1 else "candidates are"
+                raise ValidationError(
+                    f"{waiting} {people} still in the pipeline: hire, reject or withdraw "
+                    "them before closing the opening."
+                )
+        locked.is_open = is_open
+        locked.save(update_fields=["is_open"])
+        action = "opening.reopen" if is_open else "opening.close"
+        audit_record(
+            actor=actor, action=action, obj=locked, changes={"open": [not is_open, is_open]}
+        )
+    opening.is_open = locked.is_open
+    return opening
+
+
 # How each accepted kind of file begins: a program renamed to cv.pdf is still refused.
 # DOCX and ODT are zip archives; a text file is UTF-8 without NUL bytes.
 DOCUMENT_SIGNATURES = {"pdf": b"%PDF-", "docx": b"PK\x03\x04", "odt": b"PK\x03\x04"}

@@ -211,6 +211,36 @@ def opening_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
     )
 
 
+@require_http_methods(["GET", "POST"])
+def opening_close(request: AuthedRequest, uuid: Any) -> HttpResponse:
+    """Ask first (GET), then close the opening (POST): it takes no new candidates."""
+    opening = _opening(request, uuid)
+    _manager(request)
+    back = reverse("hiring:opening", args=[opening.uuid])
+    if request.method != "POST":
+        context = {"opening": opening, "back": back, "waiting": opening.waiting_count()}
+        return render(request, "hiring/opening_close.html", context)
+    return _set_open(request, opening, False, back)
+
+
+@require_POST
+def opening_reopen(request: AuthedRequest, uuid: Any) -> HttpResponse:
+    opening = _opening(request, uuid)
+    _manager(request)
+    return _set_open(request, opening, True, reverse("hiring:opening", args=[opening.uuid]))
+
+
+def _set_open(request: AuthedRequest, opening: Opening, is_open: bool, back: str) -> HttpResponse:
+    try:
+        services.opening_set_open(opening=opening, is_open=is_open, actor=request.user)
+    except ValidationError as refusal:
+        messages.error(request, " ".join(refusal.messages))
+    else:
+        done = "open again: new candidates can be added" if is_open else "closed"
+        messages.success(request, f"{opening.title} is {done}.")
+    return _redirect(request, back)
+
+
 def _candidate_context(request: AuthedRequest, candidate: Candidate, **forms: Any) -> dict:
     manages = may_manage_hiring(request.user)
     plan = list(

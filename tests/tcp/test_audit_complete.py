@@ -1131,6 +1131,23 @@ def _(w: World) -> Walk:
     return [Audited("candidate.erase", candidate, w.hiring_manager)]
 
 
+@walks(page_route("hiring:opening_close"), "hiring decision")
+def _(w: World) -> Walk:
+    client, opening = page(w.hiring_manager), w.opening
+    yield
+    ok(client.post(reverse("hiring:opening_close", args=[opening.uuid])), 302)
+    return [Audited("opening.close", opening, w.hiring_manager, {"open": [True, False]})]
+
+
+@walks(page_route("hiring:opening_reopen"), "hiring decision")
+def _(w: World) -> Walk:
+    client, opening = page(w.hiring_manager), w.opening
+    hiring_services.opening_set_open(opening=opening, is_open=False, actor=w.hiring_manager)
+    yield
+    ok(client.post(reverse("hiring:opening_reopen", args=[opening.uuid])), 302)
+    return [Audited("opening.reopen", opening, w.hiring_manager, {"open": [False, True]})]
+
+
 @walks(page_route("hiring:interview"), "hiring decision")
 def _(w: World) -> Walk:
     client, candidate = page(w.hiring_manager), w.candidate(CandidateStage.INTERVIEW)
@@ -1482,6 +1499,8 @@ HIRING_DECISIONS = {
     "hiring:stage",
     "hiring:hire",
     "hiring:erase",
+    "hiring:opening_close",
+    "hiring:opening_reopen",
     "hiring:audition",
     "hiring:interview",
     "hiring:deliverable",

@@ -246,6 +246,10 @@ PAGES: dict[str, Page] = {
     "hiring:openings": Page(get="signed in", post="hiring manager", htmx=True),
     "hiring:opening": Page(uuid_of("opening"), get="hiring", post="hiring manager", htmx=True),
     "hiring:compare": Page(uuid_of("opening"), get="hiring"),
+    "hiring:opening_close": Page(
+        uuid_of("opening"), get="hiring manager", post="hiring manager", htmx=True
+    ),
+    "hiring:opening_reopen": Page(uuid_of("opening"), post="hiring manager", htmx=True),
     "hiring:panel": Page(
         uuid_of("opening"), get="hiring manager", post="hiring manager", htmx=True
     ),
