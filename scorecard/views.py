@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -42,6 +43,7 @@ from tcp.models import Role, User
 PAGE_SIZE = 25
 # The longest a cached board may show a renamed person's old name in a breakdown.
 BOARD_SECONDS = 600
+PANEL = "scorecard/kpi_detail.html#panel"
 TREND_LENGTH = 12
 
 
@@ -133,31 +135,47 @@ def _plain(value: Decimal | None) -> str:
 # The scorecard --------------------------------------------------------------------------
 
 
-def _board(request: AuthedRequest, part: Slice, form: PeriodForm) -> SafeString:
-    """The board (period switcher, perspectives, KPI lines) rendered, from the cache when
-    the snapshots and targets are in the state it was rendered from.
+def _from_snapshots(
+    request: AuthedRequest, part: Slice, render: Callable[[], SafeString]
+) -> SafeString:
+    """A part of a page drawn from snapshots and targets alone (the board, a KPI's panel),
+    rendered by `render`, or from the cache when the snapshots and targets are in the
+    state it was rendered from.
 
     It holds nothing of the person beyond their slice (no form token, no nonce), so one
-    rendering serves everyone with that slice and query. The key carries the snapshots'
-    generation, which the database moves with every change to them; names in a breakdown
-    (a person renamed) may lag by BOARD_SECONDS at most."""
+    rendering serves everyone with that slice, page and query. The key carries the
+    snapshots' generation, which the database moves with every change to them; names in a
+    breakdown (a person renamed) may lag by BOARD_SECONDS at most."""
     generation = SnapshotGeneration.current()
-    today = timezone.localdate()
     key = None
     if generation is not None:
-        raw = f"{generation}|{today}|{part.dimension}|{part.value}|{request.GET.urlencode()}"
-        key = "scorecard-board:" + hashlib.sha256(raw.encode()).hexdigest()
+        raw = (
+            f"{generation}|{timezone.localdate()}|{part.dimension}|{part.value}|"
+            f"{request.path}|{request.GET.urlencode()}"
+        )
+        key = "scorecard-part:" + hashlib.sha256(raw.encode()).hexdigest()
         cached = cache.get(key)
         # What render_to_string gave (a SafeString pickles as itself); anything else is
         # not ours to show unescaped, and is rendered afresh.
         if isinstance(cached, SafeString):
             return cached
-    html = render_to_string(
-        "scorecard/scorecard.html#board", _board_context(part, form, today), request
-    )
+    html = render()
     if key is not None:
         cache.set(key, html, BOARD_SECONDS)
     return html
+
+
+def _board(request: AuthedRequest, part: Slice, form: PeriodForm) -> SafeString:
+    """The board (period switcher, perspectives, KPI lines)."""
+    return _from_snapshots(
+        request,
+        part,
+        lambda: render_to_string(
+            "scorecard/scorecard.html#board",
+            _board_context(part, form, timezone.localdate()),
+            request,
+        ),
+    )
 
 
 def _board_context(part: Slice, form: PeriodForm, today: dt.date) -> dict[str, object]:
@@ -304,17 +322,28 @@ def _engagements_behind(
     return page.object_list, page  # type: ignore[return-value]
 
 
+def _kpi_page(request: AuthedRequest, kpi: Kpi, part: Slice, panel: SafeString) -> HttpResponse:
+    form = PeriodForm(request.GET or None, today=timezone.localdate())
+    context = {"kpi": kpi, "period": form.period, "slice": part, "panel": panel}
+    return render(request, "scorecard/kpi_detail.html", context)
+
+
 @require_GET
 def kpi_detail(request: AuthedRequest, key: str) -> HttpResponse:
     kpi = _kpi(key)
-    context = _kpi_context(request, kpi)
+    part = scorecard_slice(request.user)
     fmt = _wanted_export(request)
     if fmt:
+        context = _kpi_context(request, kpi)
         return _kpi_export(request, kpi, context, fmt, request.GET.get("table", "trend"))
-    template = "scorecard/kpi_detail.html"
+    panel = _from_snapshots(
+        request,
+        part,
+        lambda: render_to_string(PANEL, _kpi_context(request, kpi), request),
+    )
     if request.htmx:
-        template += "#panel"
-    return render(request, template, context)
+        return HttpResponse(panel)
+    return _kpi_page(request, kpi, part, panel)
 
 
 @require_GET
@@ -329,10 +358,10 @@ def kpi_engagements(request: AuthedRequest, key: str) -> HttpResponse:
         raise Http404
     context = _kpi_context(request, kpi)
     _, context["page"] = _engagements_behind(request, kpi, context)
-    template = "scorecard/kpi_detail.html"
     if request.htmx:
-        template += "#engagements"
-    return render(request, template, context)
+        return render(request, "scorecard/kpi_detail.html#engagements", context)
+    panel = render_to_string(PANEL, context, request)
+    return _kpi_page(request, kpi, context["slice"], panel)  # type: ignore[arg-type]
 
 
 def _kpi_export(

@@ -216,6 +216,31 @@ def test_a_cached_board_gives_way_to_new_figures_and_targets_at_once(
     assert adherence().startswith("Timeline adherence TCP 50% 90% Off target")
 
 
+def test_a_cached_kpi_panel_gives_way_to_new_figures_and_differs_per_slice(
+    leadership: User, owner: User, organisation: OrganisationSettings
+) -> None:
+    _completed(LAST_QUARTER.start)
+    _completed(LAST_QUARTER.start, late=True, lead=owner)
+    services.snapshots_recompute(period=LAST_QUARTER)
+    query = {"period_type": "quarter", "start": LAST_QUARTER.start.isoformat()}
+
+    def figure(user: User) -> str:
+        html = client_for(user).get("/scorecard/kpi/timeline_adherence/", query)
+        body = html.content.decode().split('id="trend-heading"', 1)[1]
+        row = body.split(f'<th scope="row" class="fw-normal">{LAST_QUARTER.label}</th>')
+        return " ".join(re.sub(r"<[^>]+>", " ", row[1].split("</tr>", 1)[0]).split())
+
+    assert figure(leadership) == "50% 1 2"
+    assert figure(leadership) == "50% 1 2"  # now from the cache
+    # The owner sees their own slice (the one engagement they lead), never leadership's.
+    assert figure(owner) == "0% 0 1"
+    _completed(LAST_QUARTER.start)
+    _completed(LAST_QUARTER.start)
+    services.snapshots_recompute(period=LAST_QUARTER)
+    assert figure(leadership) == "75% 3 4"
+    assert figure(owner) == "0% 0 1"
+
+
 def test_a_kpi_page_shows_trend_breakdown_and_the_engagements_behind_the_figure(
     leadership: User, organisation: OrganisationSettings
 ) -> None:
@@ -310,9 +335,15 @@ def test_the_kpi_page_makes_the_same_number_of_queries_for_small_and_larger_data
     _build(count)
     client = client_for(leadership)
     client.get("/scorecard/")
-    # the user with the navigation's figures, then snapshots only: trend and breakdown
-    with django_assert_num_queries(3):  # type: ignore[operator]
-        response = client.get("/scorecard/kpi/timeline_adherence/", {"breakdown": "industry"})
+    query = {"breakdown": "industry"}
+    # the user with the navigation's figures, the snapshots' generation, then snapshots
+    # only: trend and breakdown
+    with django_assert_num_queries(4):  # type: ignore[operator]
+        response = client.get("/scorecard/kpi/timeline_adherence/", query)
+        assert response.status_code == 200
+    # the same panel again, from the cache: the user and the generation, no snapshot read
+    with django_assert_num_queries(2):  # type: ignore[operator]
+        response = client.get("/scorecard/kpi/timeline_adherence/", query)
         assert response.status_code == 200
     # … and the list behind them: the same, the organisation's settings, count and page
     with django_assert_num_queries(6):  # type: ignore[operator]
