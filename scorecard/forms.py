@@ -12,6 +12,19 @@ from scorecard.periods import Period, PeriodType
 from tcp.forms import StyledFormMixin
 
 
+def requested_period(data: Any, today: dt.date) -> Period:
+    """The period a scorecard page's query names, or the default one of its kind (a
+    quarter when the kind is missing or unknown) when the start is missing or no date."""
+    values = {k: v for k, v in (data or {}).items() if v}
+    kind = values.get("period_type")
+    if kind not in PeriodType.values:
+        kind = PeriodType.QUARTER
+    try:
+        return Period.of(kind, dt.date.fromisoformat(values.get("start", "")))
+    except ValueError:
+        return services.default_period(kind, today)
+
+
 class PeriodForm(StyledFormMixin, forms.Form):
     """Which period (and breakdown) a scorecard page shows. Bad input falls back to the
     defaults rather than failing: these are links people share and edit by hand."""
@@ -31,16 +44,12 @@ class PeriodForm(StyledFormMixin, forms.Form):
         # always name the period on screen.
         today = today or dt.date.today()
         values = {k: v for k, v in (data or {}).items() if v}
-        kind = values.get("period_type")
-        if kind not in PeriodType.values:
-            kind = PeriodType.QUARTER
-        try:
-            chosen = Period.of(kind, dt.date.fromisoformat(values.get("start", "")))
-        except ValueError:
-            chosen = services.default_period(kind, today)
+        chosen = requested_period(data, today)
+        kind = chosen.kind
         values.update(period_type=kind, start=chosen.start.isoformat())
         super().__init__(values)
         self.today = today
+        self.chosen = chosen
         recent = services.recent_periods(kind, Period.of(kind, today), count=16)
         if chosen not in recent:
             recent = sorted([*recent, chosen])
@@ -51,12 +60,8 @@ class PeriodForm(StyledFormMixin, forms.Form):
 
     @property
     def period(self) -> Period:
-        data = self.cleaned_data if self.is_valid() else {}
-        kind = data.get("period_type") or PeriodType.QUARTER
-        start = data.get("start")
-        if start is None:
-            return services.default_period(kind, self.today)
-        return Period.of(kind, start)
+        # What the selects show, even beside a hand-edited breakdown the form refuses.
+        return self.chosen
 
     @property
     def dimension(self) -> str:

@@ -33,7 +33,7 @@ from openpyxl.styles import Font
 
 from engagements.models import Engagement
 from scorecard import charts, services
-from scorecard.forms import PeriodForm, TargetForm, WindowsForm
+from scorecard.forms import PeriodForm, TargetForm, WindowsForm, requested_period
 from scorecard.kpis import KPIS, REGISTRY, Context, Dimension, Kpi, Perspective
 from scorecard.models import KpiTarget, SnapshotGeneration
 from scorecard.periods import Period, PeriodType
@@ -165,17 +165,17 @@ def _from_snapshots(
     return html
 
 
-def _board(request: AuthedRequest, part: Slice, form: PeriodForm) -> SafeString:
+def _board(request: AuthedRequest, part: Slice) -> SafeString:
     """The board (period switcher, perspectives, KPI lines)."""
-    return _from_snapshots(
-        request,
-        part,
-        lambda: render_to_string(
-            "scorecard/scorecard.html#board",
-            _board_context(part, form, timezone.localdate()),
-            request,
-        ),
-    )
+
+    def draw() -> SafeString:
+        today = timezone.localdate()
+        form = PeriodForm(request.GET or None, today=today)
+        return render_to_string(
+            "scorecard/scorecard.html#board", _board_context(part, form, today), request
+        )
+
+    return _from_snapshots(request, part, draw)
 
 
 def _board_context(part: Slice, form: PeriodForm, today: dt.date) -> dict[str, object]:
@@ -208,16 +208,16 @@ def _board_context(part: Slice, form: PeriodForm, today: dt.date) -> dict[str, o
 @require_GET
 def scorecard(request: AuthedRequest) -> HttpResponse:
     part = scorecard_slice(request.user)
-    form = PeriodForm(request.GET or None, today=timezone.localdate())
     fmt = _wanted_export(request)
     if fmt:
+        form = PeriodForm(request.GET or None, today=timezone.localdate())
         return _scorecard_export(part, form, fmt)
-    board = _board(request, part, form)
+    board = _board(request, part)
     if request.htmx:
         return HttpResponse(board)
     context = {
         "board": board,
-        "period": form.period,
+        "period": requested_period(request.GET, timezone.localdate()),
         "slice": part,
         "may_edit_targets": request.user.sees_everything,
         "may_recompute": request.user.is_administrator,
@@ -323,8 +323,8 @@ def _engagements_behind(
 
 
 def _kpi_page(request: AuthedRequest, kpi: Kpi, part: Slice, panel: SafeString) -> HttpResponse:
-    form = PeriodForm(request.GET or None, today=timezone.localdate())
-    context = {"kpi": kpi, "period": form.period, "slice": part, "panel": panel}
+    period = requested_period(request.GET, timezone.localdate())
+    context = {"kpi": kpi, "period": period, "slice": part, "panel": panel}
     return render(request, "scorecard/kpi_detail.html", context)
 
 

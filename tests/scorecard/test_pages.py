@@ -482,3 +482,15 @@ def test_every_kpi_lists_and_exports_the_engagements_behind_it(
     lines = export.content.decode().splitlines()
     assert lines[0] == "engagement,account,commercial lead,in numerator"
     assert len(lines) - 1 == rows.context["page"].paginator.count
+
+
+def test_a_hand_edited_breakdown_keeps_the_period_the_link_names(leadership: User) -> None:
+    month = Period.of("month", LAST_QUARTER.start)
+    query = {"period_type": "month", "start": month.start.isoformat(), "breakdown": "colour"}
+    client = client_for(leadership)
+
+    for url in ("/scorecard/", "/scorecard/kpi/win_rate/"):
+        response = client.get(url, query)
+        assert response.status_code == 200
+        assert response.context["period"] == month
+        assert f'<option value="{month.start.isoformat()}" selected>' in response.content.decode()
