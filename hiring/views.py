@@ -216,21 +216,22 @@ def opening_close(request: AuthedRequest, uuid: Any) -> HttpResponse:
     """Ask first (GET), then close the opening (POST): it takes no new candidates."""
     opening = _opening(request, uuid)
     _manager(request)
-    back = reverse("hiring:opening", args=[opening.uuid])
     if request.method != "POST":
+        back = reverse("hiring:opening", args=[opening.uuid])
         context = {"opening": opening, "back": back, "waiting": opening.waiting_count()}
         return render(request, "hiring/opening_close.html", context)
-    return _set_open(request, opening, False, back)
+    return _set_open(request, opening, is_open=False)
 
 
 @require_POST
 def opening_reopen(request: AuthedRequest, uuid: Any) -> HttpResponse:
     opening = _opening(request, uuid)
     _manager(request)
-    return _set_open(request, opening, True, reverse("hiring:opening", args=[opening.uuid]))
+    return _set_open(request, opening, is_open=True)
 
 
-def _set_open(request: AuthedRequest, opening: Opening, is_open: bool, back: str) -> HttpResponse:
+def _set_open(request: AuthedRequest, opening: Opening, *, is_open: bool) -> HttpResponse:
+    """Close or reopen, then back to the opening with what happened, or why not."""
     try:
         services.opening_set_open(opening=opening, is_open=is_open, actor=request.user)
     except ValidationError as refusal:
@@ -238,7 +239,7 @@ def _set_open(request: AuthedRequest, opening: Opening, is_open: bool, back: str
     else:
         done = "open again: new candidates can be added" if is_open else "closed"
         messages.success(request, f"{opening.title} is {done}.")
-    return _redirect(request, back)
+    return _redirect(request, reverse("hiring:opening", args=[opening.uuid]))
 
 
 def _candidate_context(request: AuthedRequest, candidate: Candidate, **forms: Any) -> dict:

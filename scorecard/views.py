@@ -361,7 +361,7 @@ def kpi_engagements(request: AuthedRequest, key: str) -> HttpResponse:
     if request.htmx:
         return render(request, "scorecard/kpi_detail.html#engagements", context)
     panel = render_to_string(PANEL, context, request)
-    return _kpi_page(request, kpi, context["slice"], panel)  # type: ignore[arg-type]
+    return _kpi_page(request, kpi, scorecard_slice(request.user), panel)
 
 
 def _kpi_export(
