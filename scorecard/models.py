@@ -106,6 +106,8 @@ class RollupState(models.Model):
 
     checked_until = models.DateTimeField(null=True, blank=True)
     last_full_run = models.DateTimeField(null=True, blank=True)
+    # Whether StockMonth holds every month; until then a recompute builds it from all history.
+    stock_months_built = models.BooleanField(default=False)
 
     class Meta:
         constraints = [models.CheckConstraint(condition=models.Q(pk=1), name="rollup_state_one")]
@@ -162,3 +164,31 @@ class InputChange(models.Model):
 
     def __str__(self) -> str:
         return f"Input changed on {self.day or 'every day'}"
+
+
+class StockMonth(models.Model):
+    """What one month adds to a running total behind a KPI measured at a period's last day
+    (backlog, open pipeline), for the organisation ("" dimension) or one breakdown value.
+
+    The figure at the end of month m is the sum of the months up to m, so after a change
+    the rollup regroups only the months of the changed days (InputChange) instead of all
+    history: every row a month's change is grouped from falls on a day the triggers queue
+    when it changes (see rollup.settle_stock_months)."""
+
+    part = models.CharField(max_length=20)
+    month = models.DateField()
+    dimension = models.CharField(max_length=20, blank=True)
+    dimension_value = models.CharField(max_length=64, blank=True)
+    amount = models.DecimalField(max_digits=24, decimal_places=4)
+    count = models.BigIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["part", "month", "dimension", "dimension_value"], name="stock_month_once"
+            )
+        ]
+
+    def __str__(self) -> str:
+        where = f" {self.dimension}={self.dimension_value}" if self.dimension else ""
+        return f"{self.part} {self.month}{where}: {self.amount} ({self.count})"

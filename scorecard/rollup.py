@@ -444,11 +444,7 @@ def _revenue(params: dict[str, Any], ctx: Context, wanted: bool) -> None:
             "SELECT kind, start, dimension, dim_value, revenue, accounts FROM sc_revenue"
         )
         rows = cursor.fetchall()
-    kpi = kpis.REGISTRY["revenue_per_account"]
-    base: dict[str, dict[str, Decimal]] = {}
-    for dimension in (None, *kpi.dimensions):
-        path = kpis._path("engagement__", dimension)
-        base[dimension or ""] = kpis._per_account(ctx.baseline, path)
+    base = _baseline_per_account(ctx.baseline)
     out = []
     for kind, start, dimension, dim_value, revenue, accounts in rows:
         if not accounts:
@@ -463,6 +459,36 @@ def _revenue(params: dict[str, Any], ctx: Context, wanted: bool) -> None:
     _copy("sc_computed (kpi, kind, start, dimension, dim_value, numerator, denominator)", out)
 
 
+def _baseline_per_account(baseline: Period) -> dict[str, dict[str, Decimal]]:
+    """kpis._per_account() of the baseline window for the organisation ("") and every
+    breakdown of revenue per account, {dimension: {value: revenue / accounts}}, in one
+    grouped statement rather than one query per breakdown."""
+    body = _breakdowns(
+        ["src.k"], "sum(src.revenue) AS revenue, count(DISTINCT src.account_id) AS accounts", "all"
+    )
+    sql = f"""
+        WITH b AS MATERIALIZED (
+            SELECT 0 AS k, r.engagement_id AS eng, e.account_id,
+                e.commercial_lead_id AS lead_id, r.revenue, acc.industry, acc.region,
+                acc.segment
+            FROM engagements_revenueentry r
+            JOIN engagements_engagement e ON e.id = r.engagement_id
+            JOIN engagements_account acc ON acc.id = e.account_id
+            WHERE r.month BETWEEN %(start)s AND %(end)s
+        )
+        SELECT x.dimension, x.dim_value, x.revenue, x.accounts FROM ({body}) AS x"""
+    base: dict[str, dict[str, Decimal]] = {
+        "": {},
+        **{dimension: {} for dimension in kpis.REGISTRY["revenue_per_account"].dimensions},
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"start": baseline.start, "end": baseline.end})
+        for dimension, dim_value, revenue, accounts in cursor.fetchall():
+            if accounts:
+                base[dimension][dim_value] = Decimal(revenue) / accounts
+    return base
+
+
 def _copy(table: str, rows: Iterable[tuple[Any, ...]]) -> None:
     with connection.cursor() as cursor, cursor.copy(f"COPY {table} FROM STDIN") as copy:
         for row in rows:
@@ -472,60 +498,146 @@ def _copy(table: str, rows: Iterable[tuple[Any, ...]]) -> None:
 # Figures measured at the period's last day ----------------------------------------------
 
 
-def _backlog(params: dict[str, Any]) -> None:
-    # An engagement is under contract at the end of month m from the month it was signed
-    # to the month before it was completed or cancelled; what is left is its value less
-    # the revenue recognised up to m, never below zero. As running totals: its value (and
-    # one engagement) from its first month, each revenue entry's change to what is left
-    # from the entry's month (an entry before signing from the first month), and all of it
-    # undone in the month it stopped. Entries from that month on never count, nor does an
-    # engagement that stopped before the grid (what it adds and takes away both land in the
-    # grid's first month).
-    deltas = """
-        WITH e AS (
-            SELECT e.id, e.account_id, e.commercial_lead_id AS lead_id, e.value,
-                date_trunc('month', e.contract_signed_on::timestamp)::date AS s,
-                date_trunc('month', least(e.completed_on, e.cancelled_on)::timestamp)::date
-                    AS t
-            FROM engagements_engagement e
-            WHERE e.contract_signed_on IS NOT NULL
-        ),
-        live AS (SELECT * FROM e WHERE t IS NULL OR t > greatest(s, %(grid_first)s)),
-        entries AS (
-            SELECT r.engagement_id, r.month,
-                greatest(live.value - r.total, 0)
-                    - greatest(live.value - r.total + r.revenue, 0) AS change
-            FROM (
-                SELECT r.engagement_id, r.month, r.revenue,
-                    sum(r.revenue) OVER (PARTITION BY r.engagement_id ORDER BY r.month) AS total
-                FROM engagements_revenueentry r
-                JOIN live ON live.id = r.engagement_id
-                WHERE live.t IS NULL OR r.month < live.t
-            ) r
+# The running totals kept month by month in StockMonth, each {part: (changes, dims)}: the
+# changes are rows of eng, account_id, lead_id, day (a month), a and b, from the rows that
+# `{scope}` keeps (an SQL condition on the engagement, or on the signed one for the backlog).
+
+# An engagement is under contract at the end of month m from the month it was signed to the
+# month before it was completed or cancelled; what is left is its value less the revenue
+# recognised up to m, never below zero. As running totals: its value (and one engagement)
+# from its first month, each revenue entry's change to what is left from the entry's month
+# (an entry before signing from the first month), and all of it undone in the month it
+# stopped. Entries from that month on never count. Every change falls on a date of the
+# engagement or of one of its revenue entries, all of which their triggers queue when
+# either changes (migration 0004).
+_BACKLOG = """
+    WITH e AS (
+        SELECT e.id, e.account_id, e.commercial_lead_id AS lead_id, e.value,
+            date_trunc('month', e.contract_signed_on::timestamp)::date AS s,
+            date_trunc('month', least(e.completed_on, e.cancelled_on)::timestamp)::date
+                AS t
+        FROM engagements_engagement e
+        WHERE e.contract_signed_on IS NOT NULL
+    ),
+    live AS (SELECT * FROM e WHERE (t IS NULL OR t > s) AND {scope}),
+    entries AS (
+        SELECT r.engagement_id, r.month,
+            greatest(live.value - r.total, 0)
+                - greatest(live.value - r.total + r.revenue, 0) AS change
+        FROM (
+            SELECT r.engagement_id, r.month, r.revenue,
+                sum(r.revenue) OVER (PARTITION BY r.engagement_id ORDER BY r.month) AS total
+            FROM engagements_revenueentry r
             JOIN live ON live.id = r.engagement_id
-        )
-        SELECT live.id AS eng, live.account_id, live.lead_id, d.day, d.a, d.b
-        FROM live
-        LEFT JOIN (
-            SELECT engagement_id, sum(change) AS change FROM entries GROUP BY engagement_id
-        ) left_over ON left_over.engagement_id = live.id
-        CROSS JOIN LATERAL (
-            VALUES (live.s, live.value, 1),
-                (live.t, -(live.value + coalesce(left_over.change, 0)), -1)
-        ) AS d(day, a, b)
-        WHERE d.day IS NOT NULL
-        UNION ALL
-        SELECT live.id, live.account_id, live.lead_id, greatest(entries.month, live.s),
-            entries.change, 0
-        FROM entries JOIN live ON live.id = entries.engagement_id"""
-    _running("backlog", deltas, "all", params)
+            WHERE live.t IS NULL OR r.month < live.t
+        ) r
+        JOIN live ON live.id = r.engagement_id
+    )
+    SELECT live.id AS eng, live.account_id, live.lead_id, d.day, d.a, d.b
+    FROM live
+    LEFT JOIN (
+        SELECT engagement_id, sum(change) AS change FROM entries GROUP BY engagement_id
+    ) left_over ON left_over.engagement_id = live.id
+    CROSS JOIN LATERAL (
+        VALUES (live.s, live.value, 1),
+            (live.t, -(live.value + coalesce(left_over.change, 0)), -1)
+    ) AS d(day, a, b)
+    WHERE d.day IS NOT NULL
+    UNION ALL
+    SELECT live.id, live.account_id, live.lead_id, greatest(entries.month, live.s),
+        entries.change, 0
+    FROM entries JOIN live ON live.id = entries.engagement_id"""
+_BACKLOG_SCOPE = """(s = ANY(%(months)s) OR t = ANY(%(months)s) OR id IN (
+    SELECT engagement_id FROM engagements_revenueentry WHERE month = ANY(%(months)s)))"""
+
+# Open at the end of month m: opened by then, and not yet won, lost or cancelled. Each
+# engagement adds its value in the month it opened and takes it away in the month it closed
+# (never before it opened); b counts the engagements opened so far.
+_PIPELINE = """
+    SELECT e.id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
+        date_trunc('month', e.opened_on::timestamp)::date AS day, e.value AS a, 1 AS b
+    FROM engagements_engagement e
+    WHERE {scope}
+    UNION ALL
+    SELECT e.id, e.account_id, e.commercial_lead_id,
+        greatest(
+            date_trunc('month', least(e.contract_signed_on, e.lost_on, e.cancelled_on)::timestamp),
+            date_trunc('month', e.opened_on::timestamp)
+        )::date,
+        -e.value, 0
+    FROM engagements_engagement e
+    WHERE least(e.contract_signed_on, e.lost_on, e.cancelled_on) IS NOT NULL AND {scope}"""
+_PIPELINE_SCOPE = """(
+    date_trunc('month', e.opened_on::timestamp)::date = ANY(%(months)s)
+    OR date_trunc('month', least(e.contract_signed_on, e.lost_on, e.cancelled_on)::timestamp)::date
+        = ANY(%(months)s))"""
+
+STOCK_MONTHS = {"backlog": (_BACKLOG, _BACKLOG_SCOPE), "pipeline": (_PIPELINE, _PIPELINE_SCOPE)}
+
+
+def settle_stock_months(months: Iterable[dt.date] | None) -> None:
+    """Regroup StockMonth for the months of `months` (any day of them), or for all history
+    when None. A month's rows are a function of the rows dated in it, so regrouping the
+    months of every changed day brings the table up to date."""
+    firsts = None if months is None else sorted({day.replace(day=1) for day in months})
+    if firsts == []:
+        return
+    params = {"months": firsts}
+    body = _breakdowns(["src.day"], "sum(src.a) AS a, sum(src.b) AS b", "all")
+    with connection.cursor() as cursor:
+        for part, (changes, scope) in STOCK_MONTHS.items():
+            if firsts is None:
+                cursor.execute("DELETE FROM scorecard_stockmonth WHERE part = %s", [part])
+                rows, within = changes.format(scope="true"), ""
+            else:
+                cursor.execute(
+                    "DELETE FROM scorecard_stockmonth WHERE part = %s AND month = ANY(%s)",
+                    [part, firsts],
+                )
+                rows, within = changes.format(scope=scope), "AND d.day = ANY(%(months)s)"
+            cursor.execute(
+                f"""
+                INSERT INTO scorecard_stockmonth
+                    (part, month, dimension, dimension_value, amount, count)
+                WITH b AS MATERIALIZED (
+                    SELECT d.eng, d.lead_id, d.day, d.a, d.b,
+                        acc.industry, acc.region, acc.segment
+                    FROM ({rows}) AS d
+                    JOIN engagements_account acc ON acc.id = d.account_id
+                    WHERE d.day IS NOT NULL {within}
+                )
+                SELECT %(part)s, g.day, g.dimension, g.dim_value, g.a, g.b FROM ({body}) AS g""",
+                {**params, "part": part},
+            )
+
+
+def _backlog(params: dict[str, Any]) -> None:
+    _stored("backlog", params)
     _at_month_ends("backlog", "backlog")
+
+
+def _stored(part: str, params: dict[str, Any]) -> None:
+    """sc_cum for `part` from StockMonth (kept up to date by settle_stock_months); the
+    months before the grid count at its first month."""
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS sc_delta")
+        cursor.execute(
+            """
+            CREATE TEMP TABLE sc_delta ON COMMIT DROP AS
+            SELECT greatest(month, %(grid_first)s) AS m, dimension,
+                dimension_value::text AS dim_value, sum(amount) AS a, sum(count) AS b
+            FROM scorecard_stockmonth
+            WHERE part = %(part)s AND month <= %(grid_last)s
+            GROUP BY 1, 2, 3""",
+            {**params, "part": part},
+        )
+    _dense(part, params)
 
 
 def _running(part: str, deltas: str, dims: str, params: dict[str, Any]) -> None:
     """Store in sc_cum the running totals (a, b) of `deltas` (rows of eng, account_id,
-    lead_id, day = a month, a, b) per breakdown value at the end of every month of the grid.
-    Changes before the grid count at its first month."""
+    lead_id, day = a month, a, b) per breakdown value at the end of every month of the grid,
+    from all history. Changes before the grid count at its first month."""
     body = _breakdowns(["src.day"], "sum(src.a) AS a, sum(src.b) AS b", dims)
     grouped = f"""
         WITH b AS MATERIALIZED (
@@ -536,7 +648,16 @@ def _running(part: str, deltas: str, dims: str, params: dict[str, Any]) -> None:
             WHERE d.day <= %(grid_last)s
         )
         SELECT g.day AS m, g.dimension, g.dim_value, g.a, g.b FROM ({body}) AS g"""
-    # The changes go into a table of their own first: the planner then knows their size and
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS sc_delta")
+        cursor.execute(f"CREATE TEMP TABLE sc_delta ON COMMIT DROP AS {grouped}", params)
+    _dense(part, params)
+
+
+def _dense(part: str, params: dict[str, Any]) -> None:
+    """sc_cum for `part`: the running totals of sc_delta (m, dimension, dim_value, a, b)
+    per breakdown value at the end of every month of the grid."""
+    # The changes are in a table of their own: the planner then knows their size and
     # joins them to the grid of months by hashing.
     dense = """
         INSERT INTO sc_cum
@@ -552,8 +673,6 @@ def _running(part: str, deltas: str, dims: str, params: dict[str, Any]) -> None:
             AND d.dim_value = groups.dim_value AND d.m = months.m
         WINDOW w AS (PARTITION BY groups.dimension, groups.dim_value ORDER BY months.m)"""
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS sc_delta")
-        cursor.execute(f"CREATE TEMP TABLE sc_delta ON COMMIT DROP AS {grouped}", params)
         cursor.execute("ANALYZE sc_delta")
         cursor.execute(dense, {**params, "part": part})
         cursor.execute("ANALYZE sc_cum")
@@ -573,23 +692,7 @@ def _at_month_ends(part: str, kpi: str) -> None:
 
 
 def _pipeline(params: dict[str, Any]) -> None:
-    # Open at the end of month m: opened by then, and not yet won, lost or cancelled. Each
-    # engagement adds its value in the month it opened and takes it away in the month it
-    # closed (never before it opened); b counts the engagements opened so far.
-    deltas = """
-        SELECT e.id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
-            date_trunc('month', e.opened_on)::date AS day, e.value AS a, 1 AS b
-        FROM engagements_engagement e
-        UNION ALL
-        SELECT e.id, e.account_id, e.commercial_lead_id,
-            greatest(
-                date_trunc('month', least(e.contract_signed_on, e.lost_on, e.cancelled_on)),
-                date_trunc('month', e.opened_on)
-            )::date,
-            -e.value, 0
-        FROM engagements_engagement e
-        WHERE least(e.contract_signed_on, e.lost_on, e.cancelled_on) IS NOT NULL"""
-    _running("pipeline", deltas, "all", params)
+    _stored("pipeline", params)
     sql = """
         INSERT INTO sc_computed
         SELECT 'pipeline_growth', p.kind, p.start, c.dimension, c.dim_value,

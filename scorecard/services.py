@@ -40,23 +40,49 @@ def _lock() -> None:
 
 @transaction.atomic
 def snapshots_recompute_many(
-    *, work: dict[Period, set[str] | None], progress: Callable[[str], None] | None = None
+    *,
+    work: dict[Period, set[str] | None],
+    progress: Callable[[str], None] | None = None,
+    changed: Iterable[dt.date | None] = (),
+    rebuild: bool = False,
 ) -> int:
     """Recompute the snapshots of the KPIs `work` names for each period ({period: KPI keys,
     None for all}; months, quarters and years), replacing what was stored, in a few grouped
     queries (see rollup.py). Rows whose figures did not change are left as they were, so
     running it twice writes nothing the second time. Returns rows written or removed.
+
+    `changed` are the input changes the caller took from the queue (InputChange) in this
+    transaction; with `rebuild` the running totals are regrouped from all history.
     """
     for period, keys in work.items():
         if period.kind not in PeriodType.values:
             raise ValidationError({"period": "Snapshots are kept for months, quarters and years."})
         if keys is not None and not set(keys) <= REGISTRY.keys():
             raise ValidationError({"kpi": "There is no such KPI."})
+    _lock()
+    # Even with nothing to recompute: the changes taken leave the queue with this run.
+    _settle_stock_months(changed=changed, rebuild=rebuild)
     if not work:
         return 0
-    _lock()
     rollup.compute(work, Context.load(), progress=progress)
     return rollup.write(timezone.now())
+
+
+def _settle_stock_months(*, changed: Iterable[dt.date | None], rebuild: bool) -> None:
+    """Bring the monthly running totals (StockMonth) up to date with what is committed: the
+    months of the changes taken and of those still queued are regrouped (a change not yet
+    refreshed must not leave its months stale for a recompute that does not take the
+    queue), or every month on a rebuild, a change to every period, or before the first
+    build. Regrouping a month twice gives the same rows."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT DISTINCT day FROM scorecard_inputchange")
+        days = {row[0] for row in cursor.fetchall()} | set(changed)
+    built = RollupState.objects.filter(pk=1, stock_months_built=True).exists()
+    if rebuild or not built or None in days:
+        rollup.settle_stock_months(None)
+        RollupState.objects.update_or_create(pk=1, defaults={"stock_months_built": True})
+    else:
+        rollup.settle_stock_months(d for d in days if d is not None)
 
 
 def snapshots_recompute(*, period: Period, keys: Iterable[str] | None = None) -> int:
@@ -117,7 +143,7 @@ def scorecard_recompute_all(*, report_progress: bool = False) -> int:
         work: dict[Period, set[str] | None] = dict.fromkeys(periods)
         for period, keys in periods_touching(d for d in days or () if d is not None).items():
             work.setdefault(period, keys)
-        written = snapshots_recompute_many(work=work, progress=step)
+        written = snapshots_recompute_many(work=work, progress=step, rebuild=True)
     if report_progress:
         progress = {"done": steps, "total": steps, "running": False, "periods": len(periods)}
         cache.set(PROGRESS_KEY, progress, 3600)
@@ -186,7 +212,7 @@ def scorecard_refresh(*, now: dt.datetime | None = None) -> int:
         else:
             touched = periods_touching(d for d in days if d is not None)
             _add_baseline_changes(touched, days)
-        written = snapshots_recompute_many(work=touched)
+        written = snapshots_recompute_many(work=touched, changed=days or (), rebuild=days is None)
         state.checked_until = now
         state.save(update_fields=["checked_until"])
     return written

@@ -24,7 +24,7 @@ from engagements.models import (
     StageChange,
 )
 from scorecard import kpis, services
-from scorecard.models import KpiSnapshot
+from scorecard.models import KpiSnapshot, StockMonth
 from scorecard.periods import Period, add_months
 from tcp.models import OrganisationSettings, User
 from tests.factories import (
@@ -342,3 +342,64 @@ def test_figures_summed_from_months_count_an_account_and_a_win_and_loss_once_per
     # more recognised than their value: nothing left, not 1000 - 1200 + 500 - 1200.
     assert _figure("backlog", quarter) == (D(0), D(2))
     assert _figure("backlog", january) == (D(700), D(2))
+
+
+def _stock_months() -> set[tuple[object, ...]]:
+    return set(
+        StockMonth.objects.values_list(
+            "part", "month", "dimension", "dimension_value", "amount", "count"
+        )
+    )
+
+
+@pytest.mark.parametrize("seed", [5, 31])
+def test_a_refresh_after_changes_writes_the_rows_of_a_recompute_from_all_history(
+    seed: int,
+) -> None:
+    _organisation(seed)
+    services.scorecard_refresh()  # the first run builds the monthly totals from all history
+    rng = random.Random(seed)
+    # Under contract for some months, with revenue recognised during them: a change to one
+    # entry reaches the months of the later entries and of the engagement's end.
+    contracts = [
+        engagement
+        for engagement in Engagement.objects.filter(
+            contract_signed_on__isnull=False, cancelled_on__isnull=True
+        ).order_by("pk")
+        if len(
+            [
+                e
+                for e in engagement.revenue_entries.all()
+                if e.month > engagement.contract_signed_on  # type: ignore[operator]
+                and (engagement.completed_on is None or e.month < engagement.completed_on)
+            ]
+        )
+        >= 2
+    ]
+    ended = [e for e in contracts if e.completed_on is not None]
+    trimmed = rng.choice(ended)
+    capped = rng.choice([e for e in contracts if e != trimmed])
+    moved, cancelled, relined = rng.sample([e for e in contracts if e not in (trimmed, capped)], 3)
+    # An entry removed before the end; an entry that takes the revenue past the contract's
+    # value early on; a completion moved months later; a cancellation; product lines
+    # changed; an account moved to another industry and segment.
+    trimmed.revenue_entries.filter(month__gt=trimmed.contract_signed_on).order_by(
+        "month"
+    ).first().delete()  # type: ignore[union-attr]
+    first = capped.revenue_entries.filter(month__gt=capped.contract_signed_on).order_by("month")
+    RevenueEntry.objects.filter(pk=first[0].pk).update(revenue=capped.value + D(1000))
+    assert moved.contract_signed_on is not None
+    moved.completed_on = (moved.completed_on or moved.contract_signed_on) + dt.timedelta(days=75)
+    moved.save(update_fields=["completed_on", "updated_at"])
+    Engagement.objects.filter(pk=cancelled.pk).update(
+        cancelled_on=cancelled.contract_signed_on + dt.timedelta(days=40)  # type: ignore[operator]
+    )
+    relined.product_lines.set(ProductLine.objects.order_by("pk")[:1])
+    account = Account.objects.order_by("pk").first()
+    assert account is not None
+    Account.objects.filter(pk=account.pk).update(industry="energy", segment="white_space")
+    services.scorecard_refresh()
+    refreshed, months = _stored(), _stock_months()
+    services.scorecard_recompute_all()  # regroups every month from all history
+    assert _stock_months() == months
+    assert _stored() == refreshed
