@@ -152,12 +152,16 @@ def _family(
     _insert(grouped, rows, params)
 
 
+# For the transaction: the grouped statements sort and hash a few hundred thousand rows in
+# memory, and are too short for compiling them to pay.
+_SETTINGS = "SET LOCAL jit = off; SET LOCAL work_mem = '128MB'"
+
+
 def _ensure_tables(work: dict[Period, set[str] | None]) -> None:
     with connection.cursor() as cursor:
+        cursor.execute(_SETTINGS)
         cursor.execute(
             """
-            SET LOCAL jit = off;
-            SET LOCAL work_mem = '128MB';
             DROP TABLE IF EXISTS sc_periods, sc_months, sc_scope, sc_computed, sc_cum;
             CREATE TEMP TABLE sc_periods (
                 kind text, start date, "end" date, end_month date, start_month date,
@@ -234,15 +238,15 @@ def _closed(params: dict[str, Any]) -> None:
     src = """
         SELECT e.id AS eng, e.account_id, e.commercial_lead_id AS lead_id, d.day, d.second,
             e.contract_signed_on AS signed, e.value, e.partner_led, e.poc,
-            coalesce(lc.n, 0) AS lines
+            -- Counted for the rows kept only, not for every engagement.
+            (
+                SELECT count(*) FROM engagements_engagement_product_lines pl
+                WHERE pl.engagement_id = e.id
+            ) AS lines
         FROM engagements_engagement e
         CROSS JOIN LATERAL (
             VALUES (e.contract_signed_on, false), (e.lost_on, true)
         ) AS d(day, second)
-        LEFT JOIN (
-            SELECT engagement_id, count(*) AS n FROM engagements_engagement_product_lines
-            GROUP BY engagement_id
-        ) lc ON lc.engagement_id = e.id
         WHERE d.day BETWEEN %(events_first)s AND %(events_last)s"""
     same = " ".join(
         f"WHEN date_trunc('{kind}', src.signed::timestamp)"
@@ -300,11 +304,17 @@ def _poc(params: dict[str, Any]) -> None:
 def _participation(params: dict[str, Any]) -> None:
     src = """
         SELECT m.engagement_id AS eng, e.account_id, e.commercial_lead_id AS lead_id,
-            m.held_on AS day, a.id IS NOT NULL AS contributed
+            m.held_on AS day, a.hit IS NOT NULL AS contributed
         FROM engagements_milestone m
         JOIN engagements_engagement e ON e.id = m.engagement_id
-        LEFT JOIN engagements_milestoneattendance a ON a.milestone_id = m.id
-            AND a.person_id = e.commercial_lead_id AND a.mode = 'contributed'
+        -- Looked up per milestone kept (one row at most: attendance_once); a join or an
+        -- EXISTS is planned as a pass over every attendance row, which LIMIT prevents.
+        LEFT JOIN LATERAL (
+            SELECT 1 AS hit FROM engagements_milestoneattendance a
+            WHERE a.milestone_id = m.id AND a.person_id = e.commercial_lead_id
+            AND a.mode = 'contributed'
+            LIMIT 1
+        ) a ON true
         WHERE m.critical AND m.held_on BETWEEN %(events_first)s AND %(events_last)s"""
     _family(
         src,
@@ -585,6 +595,7 @@ def settle_stock_months(months: Iterable[dt.date] | None) -> None:
     params = {"months": firsts}
     body = _breakdowns(["src.day"], "sum(src.a) AS a, sum(src.b) AS b", "all")
     with connection.cursor() as cursor:
+        cursor.execute(_SETTINGS)
         for part, (changes, scope) in STOCK_MONTHS.items():
             if firsts is None:
                 cursor.execute("DELETE FROM scorecard_stockmonth WHERE part = %s", [part])
