@@ -728,12 +728,13 @@ def _retention(params: dict[str, Any]) -> None:
     # years before E).
     deltas = """
         WITH spans AS (
-            SELECT e.account_id, date_trunc('month', e.contract_signed_on)::date AS s,
+            SELECT e.account_id,
+                date_trunc('month', e.contract_signed_on::timestamp)::date AS s,
                 CASE WHEN least(e.completed_on, e.cancelled_on) IS NULL THEN %(grid_last)s
                 ELSE (
-                    date_trunc('month', least(e.completed_on, e.cancelled_on))
+                    date_trunc('month', least(e.completed_on, e.cancelled_on)::timestamp)
                     + CASE WHEN (
-                        date_trunc('month', least(e.completed_on, e.cancelled_on))
+                        date_trunc('month', least(e.completed_on, e.cancelled_on)::timestamp)
                         + interval '13 months' - interval '1 day' - interval '1 year'
                     )::date + 1 <= least(e.completed_on, e.cancelled_on)
                     THEN interval '12 months' ELSE interval '11 months' END
@@ -743,9 +744,9 @@ def _retention(params: dict[str, Any]) -> None:
         ),
         tenure AS (
             SELECT account_id, first,
-                (date_trunc('month', first) + CASE WHEN (
-                    date_trunc('month', first) + interval '37 months' - interval '1 day'
-                    - interval '3 years'
+                (date_trunc('month', first::timestamp) + CASE WHEN (
+                    date_trunc('month', first::timestamp) + interval '37 months'
+                    - interval '1 day' - interval '3 years'
                 )::date >= first THEN interval '36 months' ELSE interval '37 months' END
                 )::date AS t
             FROM (
