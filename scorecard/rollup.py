@@ -14,7 +14,9 @@ for all the requested periods in one or two grouped statements into a temporary 
   count in;
 - figures measured at the period's last day E (backlog, pipeline, retention, certification)
   are running totals of monthly changes taken at the end of each month, and a quarter or
-  year takes the figure of its last month, whose E is the same day.
+  year takes the figure of its last month, whose E is the same day. The monthly changes of
+  the backlog and the open pipeline are kept (StockMonth) and regrouped only for the months
+  of changed days (settle_stock_months), so a change does not re-read all history.
 
 The statements are assembled from fragments written in this file, never from input (hence
 the file-wide S608 exemption); every value travels as a parameter.
