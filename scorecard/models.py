@@ -6,6 +6,7 @@ import uuid
 from decimal import Decimal
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MinValueValidator
 from django.db import connection, models
 from django.utils import timezone
@@ -156,11 +157,14 @@ class InputChange(models.Model):
     Database triggers (migration 0003) add the old and the new dates of every row written,
     changed or removed in the tables the KPIs read, in the statement's transaction, whichever
     path wrote it (a page, the API, the admin, a bulk upsert, a raw update). A day of None
-    means every period (an organisation setting the figures depend on changed). The refresh
+    means every period (an organisation setting the figures depend on changed); `kpis` names
+    the KPIs a day moves when the trigger knows them (an engagement's edit). The refresh
     takes the rows it can see and recomputes their periods in one transaction, so a change
     committed meanwhile waits for the next run and a crashed run leaves its rows queued."""
 
     day = models.DateField(null=True)
+    # The KPIs the change can move on that day (and the stock KPIs after it); None for all.
+    kpis = ArrayField(models.CharField(max_length=40), null=True)
 
     def __str__(self) -> str:
         return f"Input changed on {self.day or 'every day'}"

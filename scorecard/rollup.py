@@ -51,6 +51,28 @@ STOCK = frozenset(
     }
 )
 
+# The KPIs counted on a date inside the period, by the step computing them: a step runs
+# only when some period wants one of its KPIs (a change naming its KPIs, see InputChange).
+FAMILIES: dict[str, frozenset[str]] = {
+    "completions": frozenset({"deal_scope_accuracy", "timeline_adherence"}),
+    "closed": frozenset(
+        {
+            "win_rate",
+            "win_rate_value",
+            "win_rate_partner",
+            "win_rate_direct",
+            "poc_conversion",
+            "cross_portfolio",
+            "losses",
+        }
+    ),
+    "poc": frozenset({"poc_success"}),
+    "participation": frozenset({"delivery_participation"}),
+    "discovery": frozenset({"discovery_compliance"}),
+    "ratings": frozenset({"delivery_gap", "client_satisfaction", "nps"}),
+    "revenue": frozenset({"revenue", "profit", "revenue_per_account"}),
+}
+
 # The kinds of period from the finest; a monthly row counts in the periods of the kinds
 # ranked below its `upto` (see _closed).
 RANKS = {"month": 1, "quarter": 2, "year": 3}
@@ -871,14 +893,22 @@ def compute(
         params["events_first"] = min(p.start for p in events)
         params["events_last"] = max(p.end for p in events)
     coverage = {"certification_coverage", "certification_on_track", "certification_overdue"}
+
+    def family(name: str) -> bool:
+        return bool(wanted & FAMILIES[name])
+
     steps: list[tuple[str, bool, Callable[[], None]]] = [
-        ("completions", bool(events), lambda: _completed(params)),
-        ("wins and losses", bool(events), lambda: _closed(params)),
-        ("proofs of concept", bool(events), lambda: _poc(params)),
-        ("delivery participation", bool(events), lambda: _participation(params)),
-        ("discovery", bool(events), lambda: _discovery(params)),
-        ("client ratings", bool(events), lambda: _ratings(params)),
-        ("revenue", bool(events), lambda: _revenue(params, ctx, "revenue_per_account" in wanted)),
+        ("completions", family("completions"), lambda: _completed(params)),
+        ("wins and losses", family("closed"), lambda: _closed(params)),
+        ("proofs of concept", family("poc"), lambda: _poc(params)),
+        ("delivery participation", family("participation"), lambda: _participation(params)),
+        ("discovery", family("discovery"), lambda: _discovery(params)),
+        ("client ratings", family("ratings"), lambda: _ratings(params)),
+        (
+            "revenue",
+            family("revenue"),
+            lambda: _revenue(params, ctx, "revenue_per_account" in wanted),
+        ),
         ("backlog", "backlog" in wanted, lambda: _backlog(params)),
         ("pipeline", "pipeline_growth" in wanted, lambda: _pipeline(params)),
         ("retention", "client_retention" in wanted, lambda: _retention(params)),

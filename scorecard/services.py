@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -141,7 +141,7 @@ def scorecard_recompute_all(*, report_progress: bool = False) -> int:
         # outside today's span (its rows since removed) has its periods recomputed too.
         days = _take_changed_days()
         work: dict[Period, set[str] | None] = dict.fromkeys(periods)
-        for period, keys in periods_touching(d for d in days or () if d is not None).items():
+        for period, keys in periods_touching(days or {}).items():
             work.setdefault(period, keys)
         written = snapshots_recompute_many(work=work, progress=step, rebuild=True)
     if report_progress:
@@ -151,40 +151,57 @@ def scorecard_recompute_all(*, report_progress: bool = False) -> int:
     return written
 
 
-def periods_touching(days: Iterable[dt.date]) -> dict[Period, set[str] | None]:
-    """The periods a change on `days` can move: those containing a day (every KPI), and the
-    later ones up to today (the KPIs measured at a period's end). None means every KPI."""
-    days = sorted(set(days))
-    if not days:
+Changes = Mapping[dt.date, Collection[str] | None]
+
+
+def periods_touching(days: Iterable[dt.date] | Changes) -> dict[Period, set[str] | None]:
+    """The periods a change on `days` can move: those containing a day (every KPI, or the
+    KPIs `days` names for it when a mapping), and the later ones up to today (the KPIs
+    measured at a period's end). None means every KPI."""
+    changes: dict[dt.date, Collection[str] | None] = (
+        dict(days) if isinstance(days, Mapping) else dict.fromkeys(days)
+    )
+    if not changes:
         return {}
     today = timezone.localdate()
     touched: dict[Period, set[str] | None] = {}
     for kind in PeriodType.values:
-        for period in periods_between(kind, days[0], today):
-            if any(period.contains(day) for day in days):
-                touched[period] = None
-            else:
-                touched.setdefault(period, set(STOCK_KPIS))
+        for period in periods_between(kind, min(changes), today):
+            keys: set[str] | None = set(STOCK_KPIS)
+            for day, moved in changes.items():
+                if keys is not None and period.contains(day):
+                    keys = None if moved is None else keys | set(moved)
+            touched[period] = keys
     return touched
 
 
-def _take_changed_days() -> set[dt.date | None] | None:
-    """Take the queue of input changes the triggers filled (InputChange): the days, or None
-    when a change moves every period. Rows committed after this reads stay for the next
-    run; the caller's transaction removes these only if it commits. The snapshot writers'
-    lock comes first, so two runs never contend for the same queued rows."""
+def _take_changed_days() -> dict[dt.date, set[str] | None] | None:
+    """Take the queue of input changes the triggers filled (InputChange): {day: the KPIs it
+    moves, None for all}, or None when a change moves every period. Rows committed after
+    this reads stay for the next run; the caller's transaction removes these only if it
+    commits. The snapshot writers' lock comes first, so two runs never contend for the same
+    queued rows."""
     _lock()
     with connection.cursor() as cursor:
-        cursor.execute("DELETE FROM scorecard_inputchange RETURNING day")
-        days = {row[0] for row in cursor.fetchall()}
-    return None if None in days else days
+        cursor.execute("DELETE FROM scorecard_inputchange RETURNING day, kpis")
+        rows = cursor.fetchall()
+    changes: dict[dt.date, set[str] | None] = {}
+    for day, keys in rows:
+        if day is None:
+            return None
+        if day in changes and changes[day] is None:
+            continue
+        changes[day] = None if keys is None else (changes.get(day) or set()) | set(keys)
+    return changes
 
 
-def _add_baseline_changes(touched: dict[Period, set[str] | None], days: set[Any]) -> None:
+def _add_baseline_changes(
+    touched: dict[Period, set[str] | None], changes: dict[dt.date, set[str] | None]
+) -> None:
     """Revenue per account compares every period with the baseline window: a change inside
-    the window moves that KPI in every period."""
+    the window moves that KPI in every period (a change naming its KPIs never names it)."""
     baseline = Context.load().baseline
-    if not any(day is not None and baseline.contains(day) for day in days):
+    if not any(keys is None and baseline.contains(day) for day, keys in changes.items()):
         return
     for period in all_periods():
         if period in touched and touched[period] is None:
@@ -210,7 +227,7 @@ def scorecard_refresh(*, now: dt.datetime | None = None) -> int:
         if state.checked_until is None or days is None:
             touched: dict[Period, set[str] | None] = dict.fromkeys(all_periods())
         else:
-            touched = periods_touching(d for d in days if d is not None)
+            touched = periods_touching(days)
             _add_baseline_changes(touched, days)
         written = snapshots_recompute_many(work=touched, changed=days or (), rebuild=days is None)
         state.checked_until = now

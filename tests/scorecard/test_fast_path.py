@@ -397,6 +397,42 @@ def test_a_refresh_after_changes_writes_the_rows_of_a_recompute_from_all_history
         cancelled_on=cancelled.contract_signed_on + dt.timedelta(days=40)  # type: ignore[operator]
     )
     relined.product_lines.set(ProductLine.objects.order_by("pk")[:1])
+    # Edits of one column each, on engagements not touched above: every column a KPI
+    # reads, each queueing only the KPIs it feeds.
+    edited = {trimmed.pk, capped.pk, moved.pk, cancelled.pk, relined.pk}
+    others = list(Engagement.objects.exclude(pk__in=edited).order_by("pk"))
+    rng.shuffle(others)
+    lead = User.objects.filter(roles__contains=["account_manager"]).order_by("pk").last()
+    for engagement, column in zip(
+        others,
+        [
+            "value",
+            "contract_signed_on",
+            "lost_on",
+            "opened_on",
+            "poc",
+            "poc_concluded_on",
+            "partner_led",
+            "contracted_end",
+            "contracted_effort_days",
+            "commercial_lead",
+        ],
+        strict=False,
+    ):
+        day = engagement.opened_on + dt.timedelta(days=rng.randrange(1, 400))
+        new = {
+            "value": engagement.value * 2 + D(5000),
+            "contract_signed_on": day,
+            "lost_on": day,
+            "opened_on": engagement.opened_on - dt.timedelta(days=45),
+            "poc": "failed" if engagement.poc == "successful" else "successful",
+            "poc_concluded_on": day,
+            "partner_led": not engagement.partner_led,
+            "contracted_end": day,
+            "contracted_effort_days": D("12.5"),
+            "commercial_lead": lead,
+        }[column]
+        Engagement.objects.filter(pk=engagement.pk).update(**{column: new})
     account = Account.objects.order_by("pk").first()
     assert account is not None
     Account.objects.filter(pk=account.pk).update(industry="energy", segment="white_space")

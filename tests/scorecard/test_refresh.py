@@ -197,3 +197,39 @@ def test_an_enrolment_status_marked_without_a_date_moved_queues_nothing(
     assert not InputChange.objects.exists()
     Enrollment.objects.update(certified_on=dt.date(2025, 9, 1))
     assert InputChange.objects.filter(day=dt.date(2025, 9, 1)).exists()
+
+
+def test_a_completion_moved_queues_its_own_kpis_on_its_days_and_the_backlog_on_its_revenue(
+    on_time_in_q1: Engagement,
+) -> None:
+    RevenueEntry.objects.create(
+        engagement=on_time_in_q1, month=dt.date(2024, 6, 1), revenue=Decimal(10), cost=0
+    )
+    services.scorecard_refresh()
+    Engagement.objects.filter(pk=on_time_in_q1.pk).update(completed_on=dt.date(2025, 5, 20))
+    queued = {(row.day, tuple(sorted(row.kpis or ()))) for row in InputChange.objects.all()}
+    stock = ("backlog", "client_retention", "pipeline_growth")
+    assert queued == {
+        (dt.date(2025, 2, 10), ("deal_scope_accuracy", "timeline_adherence")),
+        (dt.date(2025, 5, 20), ("deal_scope_accuracy", "timeline_adherence")),
+        *((day, stock) for day in (dt.date(2024, 1, 2), dt.date(2024, 1, 10))),
+        *((day, stock) for day in (dt.date(2025, 2, 10), dt.date(2025, 5, 20))),
+        (dt.date(2024, 6, 1), ("backlog",)),
+    }
+    moved: dict[dt.date, set[str]] = {}
+    for day, kpis in queued:
+        assert day is not None
+        moved.setdefault(day, set()).update(kpis)
+    q2 = services.periods_touching(moved)[Q2]
+    assert q2 is not None
+    assert "win_rate" not in q2
+    assert {"timeline_adherence", "backlog"} <= q2
+    _refreshed_like_a_full_recompute()
+    assert _adherence(Q2) == (0, 1)
+
+
+def test_every_kpi_is_computed_by_one_step_of_the_rollup() -> None:
+    from scorecard import kpis, rollup
+
+    steps = [*rollup.FAMILIES.values(), rollup.STOCK]
+    assert sorted(key for keys in steps for key in keys) == sorted(k.key for k in kpis.KPIS)
