@@ -52,7 +52,9 @@ STOCK = frozenset(
 )
 
 # The KPIs counted on a date inside the period, by the step computing them: a step runs
-# only when some period wants one of its KPIs (a change naming its KPIs, see InputChange).
+# only when some period wants one of its KPIs. The engagement's trigger (migration 0005)
+# names the KPIs each of its columns feeds; a KPI reading another column must be added
+# there too (tests/scorecard/test_fast_path.py edits each column and compares).
 FAMILIES: dict[str, frozenset[str]] = {
     "completions": frozenset({"deal_scope_accuracy", "timeline_adherence"}),
     "closed": frozenset(
