@@ -428,7 +428,7 @@ def test_a_refresh_after_changes_writes_the_rows_of_a_recompute_from_all_history
             "poc": "failed" if engagement.poc == "successful" else "successful",
             "poc_concluded_on": day,
             "partner_led": not engagement.partner_led,
-            "contracted_end": day,
+            "contracted_end": max(day, engagement.contracted_start or day),
             "contracted_effort_days": D("12.5"),
             "commercial_lead": lead,
         }[column]
