@@ -95,6 +95,7 @@ from engagements.models import (
 from tcp import inline
 from tcp.http import AuthedRequest
 from tcp.models import AuditLogEntry, OrganisationSettings, User
+from tcp.pagecache import reusable
 from tcp.pagination import page_with_total
 from tcp.services import EditConflict, audit_trail
 
@@ -123,6 +124,7 @@ def _redirect(request: AuthedRequest, url: str) -> HttpResponse:
 
 
 @require_GET
+@reusable
 def account_list(request: AuthedRequest) -> HttpResponse:
     form = AccountFilterForm(request.GET or None)
     # Only what a row shows: notes and timestamps would be fetched and parsed for nothing.
@@ -182,6 +184,7 @@ def _blank_contact_form() -> str:
 
 
 @require_GET
+@reusable
 def account_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
     account = _visible_account(request, uuid)
     can_edit = account.is_editable_by(request.user)
@@ -372,6 +375,7 @@ def team_remove(request: AuthedRequest, uuid: Any, member_id: int) -> HttpRespon
 
 
 @require_GET
+@reusable
 def engagement_list(request: AuthedRequest) -> HttpResponse:
     form = EngagementFilterForm(request.GET or None)
     engagements = Engagement.objects.visible_to(request.user).select_related(
@@ -448,6 +452,7 @@ def _engagement_context(
 
 
 @require_GET
+@reusable
 def engagement_detail(request: AuthedRequest, uuid: Any) -> HttpResponse:
     engagement = _visible_engagement(request, uuid)
     return render(

@@ -39,6 +39,7 @@ from scorecard.models import KpiTarget, SnapshotGeneration
 from scorecard.periods import Period, PeriodType
 from tcp.http import AuthedRequest
 from tcp.models import Role, User
+from tcp.pagecache import reusable
 
 PAGE_SIZE = 25
 # The longest a cached board may show a renamed person's old name in a breakdown.
@@ -206,6 +207,7 @@ def _board_context(part: Slice, form: PeriodForm, today: dt.date) -> dict[str, o
 
 
 @require_GET
+@reusable
 def scorecard(request: AuthedRequest) -> HttpResponse:
     part = scorecard_slice(request.user)
     fmt = _wanted_export(request)
@@ -253,6 +255,7 @@ def _scorecard_export(part: Slice, form: PeriodForm, fmt: str) -> HttpResponse:
 
 
 @require_GET
+@reusable
 def sparkline(request: AuthedRequest, key: str) -> HttpResponse:
     part = scorecard_slice(request.user)
     kpi = _kpi(key)
@@ -329,6 +332,7 @@ def _kpi_page(request: AuthedRequest, kpi: Kpi, part: Slice, panel: SafeString) 
 
 
 @require_GET
+@reusable
 def kpi_detail(request: AuthedRequest, key: str) -> HttpResponse:
     kpi = _kpi(key)
     part = scorecard_slice(request.user)
@@ -399,6 +403,7 @@ def _kpi_export(
 
 
 @require_GET
+@reusable
 def kpi_trend_chart(request: AuthedRequest, key: str) -> HttpResponse:
     kpi = _kpi(key)
     context = _kpi_context(request, kpi)
@@ -407,6 +412,7 @@ def kpi_trend_chart(request: AuthedRequest, key: str) -> HttpResponse:
 
 
 @require_GET
+@reusable
 def kpi_breakdown_chart(request: AuthedRequest, key: str) -> HttpResponse:
     kpi = _kpi(key)
     context = _kpi_context(request, kpi)
@@ -437,6 +443,7 @@ def _impact(request: AuthedRequest) -> tuple[WindowsForm, list[services.ImpactLi
 
 
 @require_GET
+@reusable
 def impact(request: AuthedRequest) -> HttpResponse:
     form, lines = _impact(request)
     pre, post = form.windows()
@@ -479,6 +486,7 @@ def impact(request: AuthedRequest) -> HttpResponse:
 
 
 @require_GET
+@reusable
 def impact_chart(request: AuthedRequest) -> HttpResponse:
     _, lines = _impact(request)
     rows = [

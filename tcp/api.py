@@ -45,6 +45,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 
 from tcp.http import DATABASE_LOST, database_lost
 from tcp.models import IdempotencyRecord, Tombstone, User
+from tcp.pagecache import stored_list
 from tcp.services import EditConflict
 
 logger = logging.getLogger("django.request")
@@ -869,6 +870,9 @@ class SyncReadViewSet(viewsets.GenericViewSet):
     list_json: ClassVar[dict[str, Any] | None] = None
 
     def list(self, request: Request) -> HttpResponse | Response:
+        return stored_list(request, lambda: self.draw_list(request))
+
+    def draw_list(self, request: Request) -> HttpResponse | Response:
         if self.list_json is None:
             page = self.paginate_queryset(self.get_queryset())
             return self.get_paginated_response(self.get_serializer(page, many=True).data)

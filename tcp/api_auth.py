@@ -18,10 +18,15 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 
 from tcp.models import ApiToken, User
+from tcp.pagecache import remembered
 
 # How often last_used_at is written: once a minute is enough to tell live tokens from dead
 # ones, and it spares a write on every request.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+
+
+def _usable_token(key_hash: str) -> ApiToken | None:
+    return ApiToken.objects.usable().select_related("user").filter(key_hash=key_hash).first()
 
 
 class TokenAuthentication(BaseAuthentication):
@@ -39,13 +44,11 @@ class TokenAuthentication(BaseAuthentication):
         raw = raw.strip()
         if not raw or " " in raw or len(raw) > 200:
             raise exceptions.AuthenticationFailed("The Authorization header is malformed.")
-        token = (
-            ApiToken.objects.usable()
-            .select_related("user")
-            .filter(key_hash=ApiToken.hash(raw))
-            .first()
-        )
-        if token is None:
+        key_hash = ApiToken.hash(raw)
+        # Kept while the data stands still: revoking the token or deactivating its person
+        # moves the generation, and its expiry is checked on every call.
+        token = remembered(request, "api-token", key_hash, lambda: _usable_token(key_hash))
+        if token is None or not token.is_usable:
             raise exceptions.AuthenticationFailed("The token is unknown, revoked or expired.")
         now = timezone.now()
         if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:

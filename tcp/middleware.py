@@ -14,6 +14,8 @@ from django.http import HttpRequest, HttpResponse
 from django.utils.csp import CSP
 from django.utils.deprecation import MiddlewareMixin
 
+from tcp.pagecache import stored_page
+
 # Keys in the session: when it began (set at sign-in) and when it was last used.
 STARTED = "parity_started"
 SEEN = "parity_seen"
@@ -80,3 +82,18 @@ class SvgPolicyMiddleware:
         if response.get("Content-Type", "").startswith("image/svg+xml"):
             response._csp_config = SVG_POLICY  # type: ignore[attr-defined]
         return response
+
+
+class PageCacheMiddleware(MiddlewareMixin):
+    """Serves a reusable page (tcp.pagecache) from the cache when it was stored for this
+    person, sign-in and state of the data. Sits after the session's limits, so an expired
+    session is still ended, and before LoginRequiredMiddleware, so serving a stored page
+    loads nobody: the key holds the sign-in's identity, checked when the page was stored, and
+    any change to the person (a new password, deactivation) moves the data generation."""
+
+    def process_view(
+        self, request: HttpRequest, view_func: Callable[..., Any], *args: Any
+    ) -> HttpResponse | None:
+        if request.method == "GET" and getattr(view_func, "reusable", False):
+            return stored_page(request)
+        return None
