@@ -162,15 +162,19 @@ def page_key(request: HttpRequest) -> str | None:
     return "page:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
+def wants_fresh(request: HttpRequest) -> bool:
+    """A request that asks for a fresh answer (a Shift-reload sends no-cache) is drawn
+    afresh, and stored for the next."""
+    return "no-cache" in request.headers.get("Cache-Control", "")
+
+
 def stored_page(request: HttpRequest) -> HttpResponse | None:
     """The stored page for this request, if there is one; else mark the request so that the
     view's page is stored, when no write is in flight (PageCacheMiddleware)."""
     key = page_key(request)
     if key is None:
         return None
-    # A reload that asks for a fresh page (Shift-reload sends no-cache) is drawn afresh.
-    fresh = "no-cache" in request.headers.get("Cache-Control", "")
-    stored = None if fresh else cache.get(key)
+    stored = None if wants_fresh(request) else cache.get(key)
     if isinstance(stored, StoredPage):
         return stored.response(request)
     if nothing_in_flight():
@@ -245,7 +249,7 @@ def stored_list(request: Any, draw: Callable[[], HttpResponse]) -> HttpResponse:
         ]
     )
     key = "api-list:" + hashlib.sha256(raw.encode()).hexdigest()
-    stored = cache.get(key)
+    stored = None if wants_fresh(request) else cache.get(key)
     if isinstance(stored, StoredPage):
         return stored.response(request)
     storable = nothing_in_flight(readers=True)

@@ -111,3 +111,12 @@ def test_a_pull_drawn_while_another_transaction_is_open_is_drawn_again_next_time
         names(client)
     # Not served: an open transaction holds back what a pull may hand out.
     assert len(queries) > 1
+
+
+def test_a_pull_that_asks_for_no_cache_is_drawn_afresh(owner: User, engagement: Engagement) -> None:
+    client, _ = calling_as(owner)
+    names(client)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(LIST, headers={"cache-control": "no-cache"})
+    assert response.json()["results"][0]["name"] == "PACS migration"
+    assert len(queries) > 1
