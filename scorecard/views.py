@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import hashlib
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.contrib import messages
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -35,15 +33,13 @@ from engagements.models import Engagement
 from scorecard import charts, services
 from scorecard.forms import PeriodForm, TargetForm, WindowsForm, requested_period
 from scorecard.kpis import KPIS, REGISTRY, Context, Dimension, Kpi, Perspective
-from scorecard.models import KpiTarget, SnapshotGeneration
+from scorecard.models import KpiTarget
 from scorecard.periods import Period, PeriodType
 from tcp.http import AuthedRequest
 from tcp.models import Role, User
-from tcp.pagecache import reusable
+from tcp.pagecache import remembered, reusable
 
 PAGE_SIZE = 25
-# The longest a cached board may show a renamed person's old name in a breakdown.
-BOARD_SECONDS = 600
 PANEL = "scorecard/kpi_detail.html#panel"
 TREND_LENGTH = 12
 
@@ -140,30 +136,19 @@ def _from_snapshots(
     request: AuthedRequest, part: Slice, render: Callable[[], SafeString]
 ) -> SafeString:
     """A part of a page drawn from snapshots and targets alone (the board, a KPI's panel),
-    rendered by `render`, or from the cache when the snapshots and targets are in the
-    state it was rendered from.
+    rendered by `render`, or from the cache while the data stands still (tcp.pagecache).
 
     It holds nothing of the person beyond their slice (no form token, no nonce), so one
-    rendering serves everyone with that slice, page and query. The key carries the
-    snapshots' generation, which the database moves with every change to them; names in a
-    breakdown (a person renamed) may lag by BOARD_SECONDS at most."""
-    generation = SnapshotGeneration.current()
-    key = None
-    if generation is not None:
-        raw = (
-            f"{generation}|{timezone.localdate()}|{part.dimension}|{part.value}|"
-            f"{request.path}|{request.GET.urlencode()}"
-        )
-        key = "scorecard-part:" + hashlib.sha256(raw.encode()).hexdigest()
-        cached = cache.get(key)
-        # What render_to_string gave (a SafeString pickles as itself); anything else is
-        # not ours to show unescaped, and is rendered afresh.
-        if isinstance(cached, SafeString):
-            return cached
-    html = render()
-    if key is not None:
-        cache.set(key, html, BOARD_SECONDS)
-    return html
+    rendering serves everyone with that slice, page and query: a second person of
+    leadership opens the board from the first one's rendering."""
+    part_key = (
+        f"{timezone.localdate()}|{part.dimension}|{part.value}|"
+        f"{request.path}|{request.GET.urlencode()}"
+    )
+    html = remembered(request, "scorecard-part", part_key, render)
+    # What render_to_string gave (a SafeString pickles as itself); anything else is not
+    # ours to show unescaped, and is rendered afresh.
+    return html if isinstance(html, SafeString) else render()
 
 
 def _board(request: AuthedRequest, part: Slice) -> SafeString:

@@ -19,10 +19,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import secrets
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NamedTuple, cast
 
+from django.apps import apps
+from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.messages import get_messages
 from django.core.cache import cache
@@ -42,8 +44,30 @@ UNWATCHED_TABLES = (
 TRIGGER = "tcp_data_generation"
 # A stored page lives this long at most, whatever happens.
 PAGE_SECONDS = 10 * 60
-# Drawn when the code starts: a new release never serves what the old one drew.
-RELEASE = secrets.token_hex(8)
+
+
+@functools.cache
+def release() -> str:
+    """The running code: the project's Python files and templates and the locked
+    dependencies. Every worker of one release shares its stored pages; another release
+    never serves what this one drew."""
+    root = Path(settings.BASE_DIR)
+    folders = [Path(c.path) for c in apps.get_app_configs() if Path(c.path).is_relative_to(root)]
+    files = [root / "uv.lock"] + [
+        path
+        for folder in [*folders, root / "templates"]
+        for path in folder.rglob("*")
+        if path.suffix in {".py", ".html"}
+    ]
+    digest = hashlib.sha256()
+    for path in sorted(f for f in files if f.is_file()):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _key(kind: str, *parts: str) -> str:
+    raw = "\n".join([release(), *parts])
+    return f"{kind}:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
 def watch_every_table(*, using: str = DEFAULT_DB_ALIAS, **kwargs: object) -> None:
@@ -143,23 +167,20 @@ def page_key(request: HttpRequest) -> str | None:
     if generation is None:
         return None
     htmx = sorted((k, v) for k, v in request.META.items() if k.startswith("HTTP_HX_"))
-    raw = "\n".join(
-        [
-            RELEASE,
-            generation,
-            timezone.localdate().isoformat(),
-            str(session[SESSION_KEY]),
-            str(session.get(BACKEND_SESSION_KEY, "")),
-            str(session.get(HASH_SESSION_KEY, "")),
-            csrf_secret,
-            request.scheme or "",
-            request.get_host(),
-            request.get_full_path(),
-            request.META.get("HTTP_ACCEPT", ""),
-            repr(htmx),
-        ]
+    return _key(
+        "page",
+        generation,
+        timezone.localdate().isoformat(),
+        str(session[SESSION_KEY]),
+        str(session.get(BACKEND_SESSION_KEY, "")),
+        str(session.get(HASH_SESSION_KEY, "")),
+        csrf_secret,
+        request.scheme or "",
+        request.get_host(),
+        request.get_full_path(),
+        request.META.get("HTTP_ACCEPT", ""),
+        repr(htmx),
     )
-    return "page:" + hashlib.sha256(raw.encode()).hexdigest()
 
 
 def wants_fresh(request: HttpRequest) -> bool:
@@ -236,19 +257,16 @@ def stored_list(request: Any, draw: Callable[[], HttpResponse]) -> HttpResponse:
     generation = generation_of(request)
     if generation is None:
         return draw()
-    raw = "\n".join(
-        [
-            RELEASE,
-            generation,
-            str(request.user.pk),
-            str(token.pk),
-            request.scheme or "",
-            request.get_host(),
-            request.get_full_path(),
-            request.META.get("HTTP_ACCEPT", ""),
-        ]
+    key = _key(
+        "api-list",
+        generation,
+        str(request.user.pk),
+        str(token.pk),
+        request.scheme or "",
+        request.get_host(),
+        request.get_full_path(),
+        request.META.get("HTTP_ACCEPT", ""),
     )
-    key = "api-list:" + hashlib.sha256(raw.encode()).hexdigest()
     stored = None if wants_fresh(request) else cache.get(key)
     if isinstance(stored, StoredPage):
         return stored.response(request)
@@ -268,8 +286,7 @@ def remembered[T](request: Any, name: str, part: str, compute: Callable[[], T | 
     generation = None if connection.in_atomic_block else generation_of(request)
     if generation is None:
         return compute()
-    raw = "\n".join([RELEASE, generation, part])
-    key = f"{name}:" + hashlib.sha256(raw.encode()).hexdigest()
+    key = _key(name, generation, part)
     stored = cache.get(key)
     if stored is not None:
         return cast(T, stored)

@@ -6,10 +6,12 @@ or served (a page there may show its own uncommitted rows)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 
 import psycopg
 import pytest
+from django.conf import settings
 from django.contrib.messages import SUCCESS
 from django.contrib.messages.storage.cookie import CookieStorage
 from django.db import connection
@@ -20,6 +22,7 @@ from django.urls import reverse
 from pytest_django import DjangoAssertNumQueries
 
 from engagements.models import Account
+from tcp.middleware import SEEN
 from tcp.models import OrganisationSettings, Role, User
 from tcp.pagecache import TRIGGER, UNWATCHED_TABLES
 from tests.factories import AccountFactory, TeamMemberFactory, UserFactory
@@ -117,16 +120,43 @@ def test_a_page_drawn_while_another_transaction_writes_is_not_stored(
 def test_nobody_is_served_a_page_stored_for_someone_else(
     leadership: User, account: Account, django_assert_num_queries: DjangoAssertNumQueries
 ) -> None:
-    served_twice(signed_in(leadership), account.get_absolute_url(), django_assert_num_queries)
     other_leader = UserFactory.create(
         username="second-leader", first_name="Ines", roles=[Role.SALES_LEADERSHIP]
     )
-    page = signed_in(other_leader).get(account.get_absolute_url()).content.decode()
-    assert "Ines" in page
-    # The owner sees the page as the owner may: with the edit button leadership lacks.
     stranger = UserFactory.create(username="stranger", roles=[Role.ACCOUNT_MANAGER])
     TeamMemberFactory.create(user=stranger, account=AccountFactory.create())
-    assert signed_in(stranger).get(account.get_absolute_url()).status_code == 404
+    first, second, third = signed_in(leadership), signed_in(other_leader), signed_in(stranger)
+    # The same browser (its form token's cookie) signed in as each of them in turn.
+    for client in (second, third):
+        client.cookies["csrftoken"] = first.cookies["csrftoken"].value
+    # Stored for the first, with nothing written since.
+    served_twice(first, account.get_absolute_url(), django_assert_num_queries)
+    assert "Ines" in second.get(account.get_absolute_url()).content.decode()
+    assert third.get(account.get_absolute_url()).status_code == 404
+
+
+def test_a_stored_page_still_ends_a_session_left_idle(
+    leadership: User, account: Account, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    client = signed_in(leadership)
+    served_twice(client, account.get_absolute_url(), django_assert_num_queries)
+    session = client.session
+    session[SEEN] = int(time.time()) - settings.SESSION_IDLE_SECONDS - 1
+    session.save()
+    response = client.get(account.get_absolute_url())
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+def test_an_htmx_request_gets_its_part_not_the_stored_whole_page(
+    leadership: User, account: Account, django_assert_num_queries: DjangoAssertNumQueries
+) -> None:
+    client = signed_in(leadership)
+    url = reverse("engagements:account_list")
+    assert "<html" in served_twice(client, url, django_assert_num_queries)
+    part = client.get(url, headers={"hx-request": "true"}).content.decode()
+    assert "<html" not in part
+    assert "Northvale Radiology Network" in part
 
 
 def test_a_served_page_carries_a_form_token_the_same_browser_can_post_with(
