@@ -4,7 +4,9 @@ from django.db import migrations
 # table moves, through the trigger function below, which tcp.pagecache attaches to every
 # table after each migrate. CACHE 1 (the default) is what makes last_value, read by another
 # session, the latest number handed out. It starts at a random point, so two databases
-# (a rebuilt test database, a restored copy) never share a generation.
+# built apart (a rebuilt test database, a fresh install) never share a generation; a copy
+# restored over the original repeats its numbers, and its stored pages age out within
+# tcp.pagecache.PAGE_SECONDS (or clear the cache after such a restore).
 CREATE = """
 DO $$ BEGIN
     EXECUTE format(

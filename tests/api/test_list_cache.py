@@ -120,3 +120,16 @@ def test_a_pull_that_asks_for_no_cache_is_drawn_afresh(owner: User, engagement: 
         response = client.get(LIST, headers={"cache-control": "no-cache"})
     assert response.json()["results"][0]["name"] == "PACS migration"
     assert len(queries) > 1
+
+
+def test_a_served_pull_still_counts_against_the_token_s_rate(
+    owner: User, engagement: Engagement, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tcp.api_auth import TokenRateThrottle
+
+    monkeypatch.setattr(TokenRateThrottle, "THROTTLE_RATES", {"api": "3/minute"})
+    client, _ = calling_as(owner)
+    codes = [client.get(LIST).status_code for _ in range(3)]
+    # calling_as made the first call; the second is drawn and stored, the third served
+    # from it, and the fourth refused all the same.
+    assert codes == [200, 200, 429]
