@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import MinValueValidator
-from django.db import connection, models
+from django.db import models
 from django.utils import timezone
 
 from scorecard.periods import PeriodType
@@ -115,40 +114,6 @@ class RollupState(models.Model):
 
     def __str__(self) -> str:
         return f"Checked until {self.checked_until}"
-
-
-class SnapshotGeneration(models.Model):
-    """Which state of the snapshots and targets a reader sees.
-
-    Database triggers (migration 0002) set `number` from a sequence in the transaction that
-    writes, removes or changes snapshot or target rows, so a page that keys a cached
-    rendering on it never shows figures older than the state it read, whichever path wrote
-    them (a rollup, the admin, a management command). A sequence never gives a number twice,
-    even when a transaction rolls back, and `epoch` is drawn when the database is built, so
-    a key can never meet the rendering of another state or another database."""
-
-    epoch = models.UUIDField(default=uuid.uuid4)
-    number = models.BigIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(condition=models.Q(pk=1), name="snapshot_generation_one")
-        ]
-
-    def __str__(self) -> str:
-        return f"Snapshot generation {self.number}"
-
-    @classmethod
-    def current(cls) -> str | None:
-        """The state now, or None when the row is missing (a flushed database): then
-        nothing may be cached."""
-        # Read on every scorecard page: written out, as the ORM's query building costs
-        # three times what running it does.
-        table = connection.ops.quote_name(cls._meta.db_table)
-        with connection.cursor() as cursor:
-            cursor.execute(f"SELECT epoch, number FROM {table} WHERE id = 1")  # noqa: S608
-            row = cursor.fetchone()
-        return f"{row[0].hex}.{row[1]}" if row else None
 
 
 class InputChange(models.Model):
