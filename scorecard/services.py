@@ -218,6 +218,9 @@ def scorecard_refresh(*, now: dt.datetime | None = None) -> int:
     """
     now = now or timezone.now()
     with transaction.atomic():
+        # The snapshot writers' lock before the state row, in the order every writer takes
+        # them: the nightly run holds the lock while it rebuilds, then writes the row.
+        _lock()
         RollupState.objects.get_or_create(pk=1)
         state = RollupState.objects.select_for_update(skip_locked=True).filter(pk=1).first()
         if state is None:

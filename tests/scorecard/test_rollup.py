@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from engagements.models import Engagement
@@ -179,3 +180,46 @@ def test_two_workers_recomputing_the_same_period_at_once_write_the_same_rows() -
     services.snapshots_recompute(period=Q1)
     assert snapshot_rows() == rows
     assert _snapshot("timeline_adherence", Q1).value == 50
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_refresh_during_the_nightly_rebuild_waits_for_it_instead_of_deadlocking() -> None:
+    OrganisationSettings.load()
+    RollupState.objects.get_or_create(pk=1)
+    _completed(dt.date(2025, 1, 31))
+    errors: list[BaseException] = []
+
+    def refresh() -> None:
+        try:
+            services.scorecard_refresh()
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    with transaction.atomic():
+        # The nightly run mid-rebuild: it holds the snapshot writers' lock…
+        services._lock()
+        worker = threading.Thread(target=refresh)
+        worker.start()
+        _wait_until_a_backend_waits_for_a_lock()
+        # … and then writes the state row, which a refresh must not be holding.
+        RollupState.objects.update_or_create(pk=1, defaults={"stock_months_built": True})
+    worker.join()
+    assert errors == []
+    assert _snapshot("timeline_adherence", Q1).value == 100
+
+
+def _wait_until_a_backend_waits_for_a_lock() -> None:
+    for _ in range(100):
+        with connection.cursor() as cursor:
+            # Within a transaction the activity view is read once and kept: read it afresh.
+            cursor.execute("SELECT pg_stat_clear_snapshot()")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'"
+            )
+            if cursor.fetchone()[0]:
+                return
+        time.sleep(0.05)
+    raise AssertionError("the refresh never waited for the nightly run's lock")
