@@ -142,6 +142,15 @@ class StoredPage(NamedTuple):
     # The nonce the page's own scripts carry, given afresh to each response that serves it.
     nonce: str | None
 
+    @classmethod
+    def of(cls, response: HttpResponse, nonce: object = None) -> StoredPage:
+        return cls(
+            response.status_code,
+            response.content,
+            list(response.items()),
+            str(nonce) if nonce else None,
+        )
+
     def response(self, request: HttpRequest) -> HttpResponse:
         content = self.content
         lazy = getattr(request, "_csp_nonce", None)
@@ -228,13 +237,7 @@ def reusable(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         response = view(request, *args, **kwargs)
         key = getattr(request, "_page_key", None)
         if key is not None and _storable(request, response):
-            nonce = getattr(request, "_csp_nonce", None)
-            stored = StoredPage(
-                response.status_code,
-                response.content,
-                list(response.items()),
-                str(nonce) if nonce else None,
-            )
+            stored = StoredPage.of(response, getattr(request, "_csp_nonce", None))
             cache.set(key, stored, PAGE_SECONDS)
         return response
 
@@ -252,46 +255,58 @@ def stored_list(request: Any, draw: Callable[[], HttpResponse]) -> HttpResponse:
     """An API list for a token's caller (`request` is DRF's, authenticated and throttled
     already), served from the cache while the data stands still, else drawn by `draw`."""
     token = getattr(request, "auth", None)
-    if token is None or not hasattr(token, "key_hash") or connection.in_atomic_block:
+    if token is None or not hasattr(token, "key_hash"):
         return draw()
-    generation = generation_of(request)
-    if generation is None:
-        return draw()
-    key = _key(
-        "api-list",
-        generation,
-        str(request.user.pk),
-        str(token.pk),
-        request.scheme or "",
-        request.get_host(),
-        request.get_full_path(),
-        request.META.get("HTTP_ACCEPT", ""),
+    drawn: list[HttpResponse] = []
+
+    def page() -> StoredPage | None:
+        drawn.append(draw())
+        response = drawn[0]
+        # A list the database built (bytes already); DRF's own responses render later.
+        ok = type(response) is HttpResponse and response.status_code == 200
+        return StoredPage.of(response) if ok else None
+
+    part = "\n".join(
+        [
+            str(request.user.pk),
+            str(token.pk),
+            request.scheme or "",
+            request.get_host(),
+            request.get_full_path(),
+            request.META.get("HTTP_ACCEPT", ""),
+        ]
     )
-    stored = None if wants_fresh(request) else cache.get(key)
-    if isinstance(stored, StoredPage):
-        return stored.response(request)
-    storable = nothing_in_flight(readers=True)
-    response = draw()
-    # A list the database built (bytes already); DRF's own responses render later.
-    if storable and type(response) is HttpResponse and response.status_code == 200:
-        stored = StoredPage(response.status_code, response.content, list(response.items()), None)
-        cache.set(key, stored, LIST_SECONDS)
-    return response
+    fresh = wants_fresh(request)
+    stored = remembered(
+        request, "api-list", part, page, seconds=LIST_SECONDS, readers=True, fresh=fresh
+    )
+    # Nothing drawn: it came from the cache, so it is there.
+    return drawn[0] if drawn else cast(StoredPage, stored).response(request)
 
 
-def remembered[T](request: Any, name: str, part: str, compute: Callable[[], T | None]) -> T | None:
-    """What `compute` gives for `part`, kept while the data stands still (and PAGE_SECONDS
-    at most), under the same rules as a page: stored only when no write is in flight, never
-    inside a transaction. Nothing is kept of a None."""
+def remembered[T](
+    request: Any,
+    name: str,
+    part: str,
+    compute: Callable[[], T | None],
+    *,
+    seconds: int = PAGE_SECONDS,
+    readers: bool = False,
+    fresh: bool = False,
+) -> T | None:
+    """What `compute` gives for `part`, kept while the data stands still (and `seconds` at
+    most), under the same rules as a page: stored only when nothing is in flight (see
+    nothing_in_flight for `readers`), never inside a transaction; with `fresh`, computed
+    afresh and stored for the next. Nothing is kept of a None."""
     generation = None if connection.in_atomic_block else generation_of(request)
     if generation is None:
         return compute()
     key = _key(name, generation, part)
-    stored = cache.get(key)
+    stored = None if fresh else cache.get(key)
     if stored is not None:
         return cast(T, stored)
-    storable = nothing_in_flight()
+    storable = nothing_in_flight(readers=readers)
     value = compute()
     if storable and value is not None:
-        cache.set(key, value, PAGE_SECONDS)
+        cache.set(key, value, seconds)
     return value
