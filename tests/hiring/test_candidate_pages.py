@@ -280,11 +280,13 @@ def test_a_document_of_the_wrong_type_or_too_large_is_refused_beside_the_field(
 def test_erasure_also_clears_what_people_wrote_about_the_candidate(
     opening: Opening, manager: User, panelists: list[User]
 ) -> None:
+    # The marker is a name the factories' generated people cannot have: a short one such as "Ada"
+    # is also inside "Adam" or "Adams", which the opening's audit entry may name as a panelist.
     candidate = add_candidate(opening, manager, stage=Stage.AUDITION)
     question = opening.profile.plan.values_list("question_id", flat=True)[0]
     services.interview_record(
         candidate=candidate,
-        ratings={question: (4, "Ada spoke of her time at X")},
+        ratings={question: (4, "Quarrington spoke of her time at X")},
         interviewer=manager,
     )
     services.audition_score_submit(
@@ -292,13 +294,16 @@ def test_erasure_also_clears_what_people_wrote_about_the_candidate(
         panelist=panelists[0],
         scores=SCORES,
         would_buy=True,
-        notes="Ada won us",
+        notes="Quarrington won us",
     )
     services.deliverable_review_record(
-        candidate=candidate, rating=2, notes="Ada's prose", reviewer=manager
+        candidate=candidate, rating=2, notes="Quarrington's prose", reviewer=manager
     )
     services.candidate_advance(
-        candidate=candidate, stage=Stage.REJECTED, reason="Ada prefers London", actor=manager
+        candidate=candidate,
+        stage=Stage.REJECTED,
+        reason="Quarrington prefers London",
+        actor=manager,
     )
     services.candidate_erase(candidate=candidate, actor=manager)
     candidate.refresh_from_db()
@@ -308,7 +313,7 @@ def test_erasure_also_clears_what_people_wrote_about_the_candidate(
     score = AuditionScore.objects.get()
     assert (score.total, score.notes) == (10, "")
     assert (candidate.deliverable_review.rating, candidate.deliverable_review.notes) == (2, "")
-    assert not AuditLogEntry.objects.filter(changes__icontains="Ada").exists()
+    assert not AuditLogEntry.objects.filter(changes__icontains="Quarrington").exists()
     assert services.interview_rollup(candidate).overall == Decimal("4.00")
 
 
