@@ -12,13 +12,12 @@ from typing import Any
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Min, Q
+from django.db.models.functions import Least
 from django.utils import timezone
 
-from engagements.models import (
-    Engagement,
-    RevenueEntry,
-)
+from certification.models import Enrollment
+from engagements.models import ClientRating, Engagement, Milestone, RevenueEntry, StageChange
 from scorecard import rollup
 from scorecard.kpis import KPIS, REGISTRY, TCP_KPIS, ZERO, Context, Dimension, Kpi
 from scorecard.models import KpiSnapshot, KpiTarget, RollupState
@@ -91,13 +90,32 @@ def snapshots_recompute(*, period: Period, keys: Iterable[str] | None = None) ->
 
 
 def data_span() -> tuple[dt.date, dt.date] | None:
-    """The first and last day any KPI input falls on (today at the latest)."""
-    bounds = Engagement.objects.aggregate(first=Min("opened_on"), last=Max("opened_on"))
-    revenue = RevenueEntry.objects.aggregate(first=Min("month"))
-    firsts = [d for d in (bounds["first"], revenue["first"]) if d]
-    if not firsts:
+    """The first and last day any KPI input falls on (today at the latest). Ratings,
+    milestones, stage changes and enrolments carry dates of their own, which nothing ties
+    to their engagement's: one dated before every engagement still has its periods."""
+    firsts = [
+        Engagement.objects.aggregate(
+            first=Min(
+                Least(
+                    "opened_on",
+                    "contract_signed_on",
+                    "completed_on",
+                    "lost_on",
+                    "cancelled_on",
+                    "poc_concluded_on",
+                )
+            )
+        )["first"],
+        RevenueEntry.objects.aggregate(first=Min("month"))["first"],
+        ClientRating.objects.aggregate(first=Min("rated_on"))["first"],
+        Milestone.objects.aggregate(first=Min("held_on"))["first"],
+        StageChange.objects.aggregate(first=Min("on"))["first"],
+        Enrollment.objects.aggregate(first=Min("started_on"))["first"],
+    ]
+    dates = [d for d in firsts if d]
+    if not dates:
         return None
-    return min(firsts), timezone.localdate()
+    return min(min(dates), timezone.localdate()), timezone.localdate()
 
 
 def all_periods(until: dt.date | None = None) -> list[Period]:

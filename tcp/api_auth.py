@@ -23,6 +23,10 @@ from tcp.pagecache import remembered
 # How often last_used_at is written: once a minute is enough to tell live tokens from dead
 # ones, and it spares a write on every request.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
+# The last use this process wrote for each token: writing it leaves the data generation
+# where it was (pagecache.QUIET_COLUMNS), so the token kept by its lookup still holds the
+# last use it was looked up with.
+_written: dict[int, dt.datetime] = {}
 
 
 def _usable_token(key_hash: str) -> ApiToken | None:
@@ -51,8 +55,10 @@ class TokenAuthentication(BaseAuthentication):
         if token is None or not token.is_usable:
             raise exceptions.AuthenticationFailed("The token is unknown, revoked or expired.")
         now = timezone.now()
-        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        last = max((t for t in (token.last_used_at, _written.get(token.pk)) if t), default=None)
+        if last is None or now - last > LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+            _written[token.pk] = now
         return token.user, token
 
     def authenticate_header(self, request: Request) -> str:

@@ -133,3 +133,35 @@ def test_a_served_pull_still_counts_against_the_token_s_rate(
     # calling_as made the first call; the second is drawn and stored, the third served
     # from it, and the fourth refused all the same.
     assert codes == [200, 200, 429]
+
+
+def test_a_call_a_minute_later_records_the_token_s_use_and_is_still_served_from_the_cache(
+    owner: User,
+    engagement: Engagement,
+    monkeypatch: pytest.MonkeyPatch,
+    django_assert_num_queries: DjangoAssertNumQueries,
+) -> None:
+    client, token = calling_as(owner)
+    first = names(client)
+    later = timezone.now() + dt.timedelta(minutes=2)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    # The generation's read, and the last use written: writing it throws nothing away.
+    with django_assert_num_queries(2):
+        assert names(client) == first
+    token.refresh_from_db()
+    assert token.last_used_at == later
+    with django_assert_num_queries(1):
+        assert names(client) == first
+
+
+def test_writing_a_token_s_last_use_leaves_the_data_generation_while_revoking_it_moves_it(
+    owner: User,
+) -> None:
+    from tcp.pagecache import data_generation
+
+    token, _ = api_token_create(user=owner, name="CRM sync", actor=None)
+    before = data_generation()
+    ApiToken.objects.filter(pk=token.pk).update(last_used_at=timezone.now())
+    assert data_generation() == before
+    api_token_revoke(token=token, actor=owner)
+    assert data_generation() != before

@@ -18,7 +18,7 @@ from scorecard import services
 from scorecard.models import KpiSnapshot, RollupState
 from scorecard.periods import Period, periods_between
 from tcp.models import OrganisationSettings
-from tests.factories import AccountFactory, EngagementFactory
+from tests.factories import AccountFactory, EngagementFactory, UserFactory
 from tests.scorecard.helpers import snapshot_rows
 
 Q1 = Period.of("quarter", dt.date(2025, 2, 1))
@@ -223,3 +223,20 @@ def _wait_until_a_backend_waits_for_a_lock() -> None:
                 return
         time.sleep(0.05)
     raise AssertionError("the refresh never waited for the nightly run's lock")
+
+
+@pytest.mark.django_db
+def test_the_nightly_run_covers_inputs_dated_before_the_first_engagement(
+    organisation: OrganisationSettings,
+) -> None:
+    from certification import services as certification
+
+    certification.curriculum_install_default()
+    seller = UserFactory.create(roles=["account_manager"])
+    # Enrolled two years before the organisation's first engagement opened.
+    certification.enrollment_open(person=seller, actor=None, on=dt.date(2015, 3, 2))
+    _completed(dt.date(2025, 1, 20))
+    services.scorecard_recompute_all()
+    march = _snapshot("certification_coverage", Period.of("month", dt.date(2015, 3, 1)))
+    assert (march.numerator, march.denominator) == (0, 1)
+    assert services.data_span() == (dt.date(2015, 3, 2), timezone.localdate())
