@@ -2108,13 +2108,27 @@ def documents_sweep(*, now: dt.datetime | None = None) -> list[int]:
     """Queue again the renders the database says are unfinished but nobody is doing: queued
     for a while with nothing taking them (the broker lost the message), or rendering past
     their lease (the worker died). Returns their ids. Running it twice is harmless: the
-    render's claim lets one of the copies through."""
+    render's claim lets one of the copies through.
+
+    A render queued a while may only be waiting its turn behind others. The queue hands out
+    jobs in the order they were queued, so a waiting one counts as lost only when a job
+    queued after it has been taken since, or when nothing queued before it is still waiting
+    or rendering: a backlog is left to drain instead of being queued twice over."""
     from engagements.tasks import document_render_task
 
     now = now or timezone.now()
     stale = now - dt.timedelta(seconds=settings.DOCUMENT_SWEEP_AFTER_SECONDS)
+    ahead = Document.objects.filter(
+        Q(status=DocumentStatus.QUEUED) | Q(status=DocumentStatus.RENDERING, lease_until__gte=now),
+        enqueued_at__lt=OuterRef("enqueued_at"),
+    )
+    # Taken from the message it was last queued with, which came after this one's.
+    overtaken = Document.objects.filter(
+        enqueued_at__gt=OuterRef("enqueued_at"), started_at__gte=F("enqueued_at")
+    )
     due = Document.objects.filter(
         Q(status=DocumentStatus.QUEUED, enqueued_at__lt=stale)
+        & (Exists(overtaken) | ~Exists(ahead))
         | Q(status=DocumentStatus.RENDERING, lease_until__lt=now, enqueued_at__lt=stale)
     )
     ids = list(due.order_by("requested_at").values_list("pk", flat=True)[:500])

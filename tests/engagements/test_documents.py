@@ -349,6 +349,70 @@ def test_the_sweep_queues_lost_and_abandoned_renders_and_leaves_fresh_ones(
     assert services.documents_sweep(now=now + dt.timedelta(seconds=2)) == []
 
 
+@pytest.fixture
+def sweeping(owner: User, settings: Any) -> tuple[Account, dt.datetime]:
+    """A sweep that counts a render queued two minutes ago as possibly lost; an account
+    with a quarter to report on; now."""
+    settings.DOCUMENT_SWEEP_AFTER_SECONDS = 120
+    return quarter_account(owner=owner), timezone.now()
+
+
+def test_the_sweep_leaves_a_backlog_to_drain_and_queues_what_the_queue_has_passed(
+    owner: User, discovered: Engagement, run_on_commit: Any, sweeping: tuple[Account, dt.datetime]
+) -> None:
+    account, now = sweeping
+    with run_on_commit(execute=False):
+        first, second, third = (
+            services.document_request(
+                kind=DocumentKind.QBR, account=account, quarter=quarter, actor=owner
+            )
+            for quarter in (dt.date(2024, 10, 1), dt.date(2025, 1, 1), dt.date(2025, 4, 1))
+        )
+    for minutes, document in ((12, first), (11, second), (10, third)):
+        Document.objects.filter(pk=document.pk).update(
+            enqueued_at=now - dt.timedelta(minutes=minutes)
+        )
+
+    # Three waiting in turn: only the head could have been lost.
+    with run_on_commit(execute=False):
+        assert services.documents_sweep(now=now) == [first.pk]
+    # The head, queued again, is taken: the queue has passed the other two.
+    Document.objects.filter(pk=first.pk).update(
+        status=DocumentStatus.RENDERING,
+        started_at=now + dt.timedelta(seconds=1),
+        lease_until=now + dt.timedelta(minutes=5),
+    )
+    with run_on_commit(execute=False):
+        swept = services.documents_sweep(now=now + dt.timedelta(seconds=2))
+    assert sorted(swept) == sorted([second.pk, third.pk])
+
+
+def test_the_sweep_leaves_a_render_waiting_behind_one_still_rendering(
+    owner: User, discovered: Engagement, run_on_commit: Any, sweeping: tuple[Account, dt.datetime]
+) -> None:
+    account, now = sweeping
+    with run_on_commit(execute=False):
+        rendering = services.document_request(
+            kind=DocumentKind.QBR, account=account, quarter=QUARTER, actor=owner
+        )
+        waiting = services.document_request(
+            kind=DocumentKind.PROPOSAL, engagement=discovered, actor=owner
+        )
+    Document.objects.filter(pk=rendering.pk).update(
+        status=DocumentStatus.RENDERING,
+        enqueued_at=now - dt.timedelta(minutes=6),
+        started_at=now - dt.timedelta(minutes=4),
+        lease_until=now + dt.timedelta(minutes=1),
+    )
+    Document.objects.filter(pk=waiting.pk).update(enqueued_at=now - dt.timedelta(minutes=5))
+    with run_on_commit(execute=False):
+        assert services.documents_sweep(now=now) == []
+    # Its lease runs out: both are queued again, the abandoned one first.
+    later = now + dt.timedelta(minutes=2)
+    with run_on_commit(execute=False):
+        assert services.documents_sweep(now=later) == [rendering.pk, waiting.pk]
+
+
 # Hostile content ------------------------------------------------------------------------------
 
 

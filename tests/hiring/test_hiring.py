@@ -403,13 +403,22 @@ def test_the_disc_chart_is_an_svg_and_names_the_dominant_quadrants(
     assert candidate.disc.dominance == 70
 
 
-def test_the_demo_opens_one_role_with_three_candidates_at_different_stages() -> None:
+def test_the_demo_opens_two_roles_with_candidates_at_every_kind_of_stage() -> None:
     from hiring import demo
 
     UserFactory.create(username="hm.harper", roles=[Role.HIRING_MANAGER, Role.SALES_LEADERSHIP])
     UserFactory.create(roles=[Role.SALES_LEADERSHIP])
     demo.build(None, [], [])  # type: ignore[arg-type]
-    opening = Opening.objects.get()
-    stages = sorted(opening.candidates.values_list("stage", flat=True))
-    assert stages == [Stage.AUDITION, Stage.INTERVIEW, Stage.SCREENING]
-    assert AuditionScore.objects.count() == 1
+    demo.build(None, [], [])  # type: ignore[arg-type]  # rebuilt: replaced, not added
+    stages = {
+        opening.title: sorted(opening.candidates.values_list("stage", flat=True))
+        for opening in Opening.objects.all()
+    }
+    assert stages == {
+        demo.DEMO_TITLE: [Stage.AUDITION, Stage.INTERVIEW, Stage.SCREENING],
+        demo.PARTNER_TITLE: [Stage.DECISION, Stage.REJECTED],
+    }
+    deciding = Candidate.objects.get(stage=Stage.DECISION)
+    assert deciding.audition_scores.count() == 2
+    assert services.interview_rollup(deciding).overall is not None
+    assert Candidate.objects.get(stage=Stage.REJECTED).decision_reason
