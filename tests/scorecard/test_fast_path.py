@@ -13,6 +13,7 @@ import pytest
 
 from certification import services as certification
 from certification.models import Module
+from discovery.models import FailureCostAnalysis
 from engagements.models import (
     Account,
     ClientRating,
@@ -433,6 +434,30 @@ def test_a_refresh_after_changes_writes_the_rows_of_a_recompute_from_all_history
             "commercial_lead": lead,
         }[column]
         Engagement.objects.filter(pk=engagement.pk).update(**{column: new})
+    # Rows of their own: a deal removed with everything it had; a proposal dated again; a
+    # scoping miss withdrawn; an interview reopened; a milestone held later; an attendance
+    # struck off; a rating revised.
+    removed = others[10]
+    removed.revenue_entries.all().delete()  # protected: they go first, as in the back office
+    removed.delete()
+    proposal = StageChange.objects.filter(to_stage="proposal").order_by("pk").first()
+    assert proposal is not None
+    StageChange.objects.filter(pk=proposal.pk).update(on=proposal.on + dt.timedelta(days=95))
+    ScopeChange.objects.filter(
+        pk=ScopeChange.objects.filter(cause="scoping_miss").order_by("pk").values("pk")[:1]
+    ).delete()
+    FailureCostAnalysis.objects.filter(
+        pk=FailureCostAnalysis.objects.order_by("pk").values("pk")[:1]
+    ).update(completed_at=None)
+    held = Milestone.objects.filter(held_on__isnull=False, critical=True).order_by("pk").first()
+    assert held is not None
+    Milestone.objects.filter(pk=held.pk).update(held_on=held.held_on + dt.timedelta(days=40))  # type: ignore[operator]
+    MilestoneAttendance.objects.filter(
+        pk=MilestoneAttendance.objects.order_by("pk").values("pk")[:1]
+    ).delete()
+    rating = ClientRating.objects.order_by("pk").first()
+    assert rating is not None
+    ClientRating.objects.filter(pk=rating.pk).update(client_rating=11 - rating.client_rating)
     account = Account.objects.order_by("pk").first()
     assert account is not None
     Account.objects.filter(pk=account.pk).update(industry="energy", segment="white_space")
