@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import factory.random
 import pytest
 from django.test import Client
 
@@ -28,6 +29,14 @@ from tests.factories import (
 # Fixtures that start real worker processes (tests/workers.py), and the figures the proof
 # battery measures (tests/figures.py).
 pytest_plugins = ["tests.workers", "tests.figures"]
+
+
+@pytest.fixture(autouse=True)
+def _the_same_generated_data_on_every_run(request: pytest.FixtureRequest) -> None:
+    """Names and text the factories make up come out the same each time a test runs, so a
+    test that passes once passes again: a clash with made-up data (a generated name that
+    contains the one a test looks for) fails every run, not one run in many."""
+    factory.random.reseed_random(request.node.nodeid)
 
 
 @pytest.fixture
