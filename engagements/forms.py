@@ -49,12 +49,18 @@ class AccountForm(StyledFormMixin, forms.ModelForm):
         labels = {"external_id": "CRM id"}
 
 
-def _sort_choices(labels: dict[str, tuple[str, str]]) -> list[tuple[str, str]]:
-    """Both directions of each sortable column: `field` ascending, `-field` descending."""
+def _sort_choices(
+    labels: dict[str, tuple[str, str]], default: str | None = None
+) -> list[tuple[str, str]]:
+    """Both directions of each sortable column: `field` ascending, `-field` descending.
+
+    The list's default order goes first: a select with no choice made shows its first
+    option, so it then names the order the list is really in (and sends it back with the
+    next filter change)."""
     choices = []
     for field, (up, down) in labels.items():
         choices += [(field, up), (f"-{field}", down)]
-    return choices
+    return sorted(choices, key=lambda choice: choice[0] != default)
 
 
 class AccountFilterForm(StyledFormMixin, forms.Form):
@@ -308,7 +314,10 @@ class EngagementFilterForm(StyledFormMixin, forms.Form):
     stage = forms.ChoiceField(choices=[("", "All stages"), *Stage.choices], required=False)
     mine = forms.BooleanField(label="Only mine", required=False)
     account = forms.UUIDField(required=False, widget=forms.HiddenInput)
-    sort = forms.ChoiceField(label="Sort by", choices=_sort_choices(SORTS), required=False)
+    DEFAULT_SORT = "-opened_on"
+    sort = forms.ChoiceField(
+        label="Sort by", choices=_sort_choices(SORTS, DEFAULT_SORT), required=False
+    )
 
 
 # Golden thread ---------------------------------------------------------------------------

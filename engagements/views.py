@@ -397,7 +397,7 @@ def engagement_list(request: AuthedRequest) -> HttpResponse:
         engagements = engagements.filter(
             Q(commercial_lead=request.user) | Q(delivery_manager=request.user)
         )
-    sort = data.get("sort") or "-opened_on"
+    sort = data.get("sort") or EngagementFilterForm.DEFAULT_SORT
     page = page_with_total(
         rows=engagements.order_by(sort, "-id"),
         counted=engagements,
