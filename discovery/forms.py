@@ -147,7 +147,12 @@ class NeverEventForm(DiscoveryForm):
     class Meta:
         model = NeverEvent
         fields = ["statement", "scenarios"]
-        widgets = {"scenarios": forms.CheckboxSelectMultiple}
+        # A sentence of up to 300 characters: a box across the card shows it whole, where a
+        # one-line input beside nothing cut it off after a few words.
+        widgets = {
+            "statement": forms.Textarea(attrs={"rows": 2}),
+            "scenarios": forms.CheckboxSelectMultiple,
+        }
         labels = {"scenarios": "Justified by"}
 
     def __init__(
