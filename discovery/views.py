@@ -810,11 +810,20 @@ def tco(request: AuthedRequest, uuid: Any) -> HttpResponse:
     )
 
 
+# The chart sits in the page's side column, about 450 pixels wide on a laptop.
+TCO_CHART_SIZE = (480, 320)
+
+
 @require_GET
 def tco_chart(request: AuthedRequest, uuid: Any) -> HttpResponse:
     comparison = _tco(request, uuid)
     context = _tco_context(comparison)
-    svg = charts.tco_chart(context["alternatives"], currency=context["currency"])
+    svg = charts.tco_chart(
+        context["alternatives"],
+        currency=context["currency"],
+        width=TCO_CHART_SIZE[0],
+        height=TCO_CHART_SIZE[1],
+    )
     response = HttpResponse(svg, content_type="image/svg+xml")
     response["Cache-Control"] = "private, max-age=3600"
     return response
