@@ -13,10 +13,18 @@ from scorecard.kpis import Kpi, Unit
 from tcp.charts import SVG_OPTIONS, chart_style
 
 
+def _rounded(kpi: Kpi, figure: Decimal) -> Decimal:
+    """The figure rounded as it is shown. A small negative figure rounds to -0, which reads
+    as a fall of nothing: adding zero makes it 0."""
+    places = 0 if kpi.unit in (Unit.PERCENT, Unit.SCORE, Unit.MONEY) else 1
+    return figure.quantize(Decimal(1).scaleb(-places)) + 0
+
+
 def format_value(kpi: Kpi, value: Decimal | None) -> str:
     """A KPI's value as people read it: "61%", "2.3" with a times sign, "1,200", "no data"."""
     if value is None:
         return "no data"
+    value = _rounded(kpi, value)
     if kpi.unit == Unit.PERCENT:
         return f"{value:.0f}%"
     if kpi.unit == Unit.INDEX:
@@ -32,6 +40,7 @@ def format_change(kpi: Kpi, change: Decimal | None) -> str:
     """A change between two values: points for percentages and scores."""
     if change is None:
         return "–"
+    change = _rounded(kpi, change)
     if kpi.unit in (Unit.PERCENT, Unit.SCORE):
         return f"{change:+.0f} pts"
     if kpi.unit == Unit.INDEX:
