@@ -64,7 +64,8 @@ class Period:
             return f"Q{(self.start.month - 1) // 3 + 1} {self.start.year}"
         if self.kind == PeriodType.YEAR:
             return str(self.start.year)
-        return f"{self.start:%d %b %Y} – {self.end:%d %b %Y}"
+        # "1 Jan 2017", as every other date in the product reads.
+        return f"{self.start.day} {self.start:%b %Y} – {self.end.day} {self.end:%b %Y}"
 
     def contains(self, day: dt.date) -> bool:
         return self.start <= day <= self.end
