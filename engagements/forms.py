@@ -286,6 +286,14 @@ class ParticipationFilterForm(StyledFormMixin, forms.Form):
     start = forms.DateField(label="From", required=False, widget=DATE)
     end = forms.DateField(label="To", required=False, widget=DATE)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            # The boxes show the window the page is showing, ready to be moved.
+            start, end = self.window()
+            self.initial.setdefault("start", start)
+            self.initial.setdefault("end", end)
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         start, end = data.get("start"), data.get("end")
