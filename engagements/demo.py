@@ -71,6 +71,11 @@ CENT = Decimal("0.01")
 DEMO_PASSWORD = "parity-demo"  # noqa: S105 - the documented demo login, not a secret
 ADOPTION = dt.date(2018, 7, 1)
 HISTORY_START = dt.date(2017, 1, 1)
+# The book of work the organisation brought with it: a share of the engagements opened in
+# the first half of 2017 as short pieces of work, so that the year before adoption has
+# enough completed work for the TCP impact view to compare with the years after it.
+EARLY_SHARE = 0.2
+EARLY_END = dt.date(2017, 6, 30)
 
 
 @dataclass(frozen=True)
@@ -720,8 +725,9 @@ class DemoBuilder:
         return accounts
 
     # -- engagements ---------------------------------------------------------------------
-    def _lifecycle(self, e: Engagement) -> list[tuple[str, dt.date]]:
-        """Walk an engagement through its stages from its opening date; returns the path."""
+    def _lifecycle(self, e: Engagement, *, short: bool = False) -> list[tuple[str, dt.date]]:
+        """Walk an engagement through its stages from its opening date; returns the path.
+        A `short` one is a smaller piece of work, contracted for weeks rather than months."""
         rng, today = self.rng, self.today
         path: list[tuple[str, dt.date]] = [(Stage.DISCOVERY, e.opened_on)]
         proposal = e.opened_on + dt.timedelta(days=rng.randint(14, 80))
@@ -743,7 +749,9 @@ class DemoBuilder:
             path.append((Stage.LOST, decision))
             return path
         e.contracted_start = decision + dt.timedelta(days=rng.randint(7, 30))
-        e.contracted_end = e.contracted_start + dt.timedelta(days=rng.randint(60, 330))
+        e.contracted_end = e.contracted_start + dt.timedelta(
+            days=rng.randint(30, 120) if short else rng.randint(60, 330)
+        )
         path.append((Stage.CONTRACTED, decision))
         if e.contracted_start > today:
             return path
@@ -771,7 +779,9 @@ class DemoBuilder:
         for i in range(self.scale.engagements):
             account = accounts[i % len(accounts)] if i < len(accounts) else rng.choice(accounts)
             seats = self.account_seats[account.pk]
-            value = Decimal(rng.randrange(40_000, 1_800_000, 500))
+            early = rng.random() < EARLY_SHARE
+            # The early pieces of work are small as well as short.
+            value = Decimal(rng.randrange(40_000, 400_000 if early else 1_800_000, 500))
             e = Engagement(
                 external_id=f"CRM-E{i:07d}",
                 account=account,
@@ -780,9 +790,9 @@ class DemoBuilder:
                 value=value,
                 contracted_effort_days=(value / Decimal(1150)).quantize(Decimal("0.1")),
                 partner_led=TeamRole.PARTNER_MANAGER in seats and rng.random() < 0.6,
-                opened_on=_day(rng, HISTORY_START, span_end),
+                opened_on=_day(rng, HISTORY_START, EARLY_END if early else span_end),
             )
-            path = self._lifecycle(e)
+            path = self._lifecycle(e, short=early)
             if i == 0:
                 path = self._showcase_lifecycle(e)
             stage, stage_on = path[-1]
