@@ -124,7 +124,12 @@ def discovery_checklist(
     profile = profile or profile_with_counts(engagement.account)
     gaps = profile.missing()
     analyses = FailureCostAnalysis.objects.filter(engagement=engagement)
-    complete = analyses.complete().count()
+    complete, total = analyses.complete().count(), analyses.count()
+    interviews = (
+        f"{complete} of {total} interview{'' if total == 1 else 's'} complete."
+        if total
+        else "No interview recorded yet."
+    )
     return [
         ChecklistItem(
             "Client intelligence profile complete",
@@ -136,7 +141,7 @@ def discovery_checklist(
             "A Failure-Cost Analysis completed",
             complete > 0,
             discovery_url(engagement) + "#analyses",
-            f"{complete} of {analyses.count()} interviews complete.",
+            interviews,
         ),
     ]
 

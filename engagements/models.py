@@ -144,7 +144,12 @@ class AccountQuerySet(models.QuerySet["Account"]):
 class Account(TimestampedModel):
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     external_id = models.CharField(
-        max_length=100, null=True, blank=True, unique=True, help_text="The CRM's id."
+        max_length=100,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text="The account's id in your CRM: the sync finds and updates the account by "
+        "it. Leave it empty for an account kept only in Parity.",
     )
     name = models.CharField(max_length=200)
     industry = models.CharField(max_length=32, choices=Industry.choices)

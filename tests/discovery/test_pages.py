@@ -288,7 +288,7 @@ def test_the_tco_chart_is_an_svg_of_the_lifetimes(owner: User, world: World) -> 
 def test_the_checklist_says_when_discovery_is_complete(owner: User, world: World) -> None:
     page = text_of(client_for(owner).get(READS["checklist"](world)).text)
     assert "Discovery is complete: the engagement may move to proposal." in page
-    assert "1 of 1 interviews complete." in page
+    assert "1 of 1 interview complete." in page
     assert "100% complete." in page
 
 
@@ -297,7 +297,7 @@ def test_the_checklist_says_what_is_missing(owner: User, engagement: Engagement)
         client_for(owner).get(reverse("discovery:checklist", args=[engagement.uuid])).text
     )
     assert "The engagement cannot move to proposal until both hold." in page
-    assert "0 of 0 interviews complete." in page
+    assert "No interview recorded yet." in page
     assert "Describe the operational constraints." in page
 
 

@@ -97,6 +97,16 @@ def test_an_empty_kpi_shows_no_data(leadership: User, organisation: Organisation
     assert "0%" not in html
 
 
+def test_a_period_not_computed_yet_says_so_and_when_it_will_be(
+    leadership: User, organisation: OrganisationSettings
+) -> None:
+    page = client_for(leadership).get("/scorecard/").content.decode()
+    assert f"No figures for {LAST_QUARTER.label} yet." in page
+    services.snapshots_recompute(period=LAST_QUARTER)
+    page = client_for(leadership).get("/scorecard/").content.decode()
+    assert "No figures for" not in page
+
+
 def test_switching_the_period_with_htmx_returns_only_the_board(
     leadership: User, organisation: OrganisationSettings
 ) -> None:
