@@ -185,8 +185,8 @@ def _board_context(part: Slice, form: PeriodForm, today: dt.date) -> dict[str, o
         "next": {**query, "start": (period.end + dt.timedelta(days=1)).isoformat()},
         "has_next": period.end < today,
         "perspectives": perspectives,
-        # The organisation's own figures exist for every period once computed; a slice
-        # (one person's accounts) may have none simply because nothing happened in it.
+        # The organisation's own figures exist for every computed period; a slice (one
+        # person's accounts) may have none simply because nothing happened in it.
         "computed": not part.everything or any(line.figure for line in lines),
         "breakdown": breakdown,
         "breakdown_label": Dimension(breakdown).label if breakdown else "",

@@ -24,7 +24,7 @@ from tcp.pagecache import remembered
 # ones, and it spares a write on every request.
 LAST_USED_RESOLUTION = dt.timedelta(minutes=1)
 # The last use this process wrote for each token: writing it leaves the data generation
-# where it was (pagecache.QUIET_COLUMNS), so the token kept by its lookup still holds the
+# where it was (migration tcp 0006), so the token kept by its lookup still holds the
 # last use it was looked up with.
 _written: dict[int, dt.datetime] = {}
 

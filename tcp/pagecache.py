@@ -41,9 +41,6 @@ UNWATCHED_TABLES = (
     "axes_accesslog",
     "axes_accessfailurelog",
 )
-# Columns written all the time that no page shows: a token's last use, written once a
-# minute for each token in use, would otherwise throw every stored page away as often.
-QUIET_COLUMNS = {"tcp_apitoken": frozenset({"last_used_at"})}
 TRIGGER = "tcp_data_generation"
 # A stored page lives this long at most, whatever happens.
 PAGE_SECONDS = 10 * 60
@@ -75,9 +72,8 @@ def _key(kind: str, *parts: str) -> str:
 
 def watch_every_table(*, using: str = DEFAULT_DB_ALIAS, **kwargs: object) -> None:
     """Attach the generation's trigger to every table that lacks it (post_migrate), so a
-    table added by a later migration is watched without anyone remembering to. A table
-    with quiet columns has its trigger made again each time, naming its other columns as
-    they are now."""
+    table added by a later migration is watched without anyone remembering to. The API
+    tokens' table has its own, which a token's last use leaves alone (migration 0006)."""
     database = connections[using]
     with database.cursor() as cursor:
         cursor.execute(
@@ -86,24 +82,14 @@ def watch_every_table(*, using: str = DEFAULT_DB_ALIAS, **kwargs: object) -> Non
             "AND NOT c.relname = ANY(%s) "
             # Migrated back past the function: nothing to attach.
             "AND to_regprocedure('tcp_data_generation_bump()') IS NOT NULL "
-            "AND (c.relname = ANY(%s) OR NOT EXISTS ("
-            "SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = %s))",
-            [list(UNWATCHED_TABLES), list(QUIET_COLUMNS), TRIGGER],
+            "AND NOT EXISTS (SELECT 1 FROM pg_trigger g WHERE g.tgrelid = c.oid AND g.tgname = %s)",
+            [list(UNWATCHED_TABLES), TRIGGER],
         )
         for (table,) in cursor.fetchall():
-            quoted = database.ops.quote_name(table)
-            events = "UPDATE"
-            if table in QUIET_COLUMNS:
-                columns = [
-                    column.name
-                    for column in database.introspection.get_table_description(cursor, table)
-                    if column.name not in QUIET_COLUMNS[table]
-                ]
-                events = "UPDATE OF " + ", ".join(database.ops.quote_name(c) for c in columns)
-                cursor.execute(f"DROP TRIGGER IF EXISTS {TRIGGER} ON {quoted}")
             cursor.execute(
-                f"CREATE TRIGGER {TRIGGER} AFTER INSERT OR {events} OR DELETE OR TRUNCATE "
-                f"ON {quoted} FOR EACH STATEMENT EXECUTE FUNCTION tcp_data_generation_bump()"
+                f"CREATE TRIGGER {TRIGGER} AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                f"ON {database.ops.quote_name(table)} "
+                "FOR EACH STATEMENT EXECUTE FUNCTION tcp_data_generation_bump()"
             )
 
 

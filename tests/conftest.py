@@ -33,9 +33,10 @@ pytest_plugins = ["tests.workers", "tests.figures"]
 
 @pytest.fixture(autouse=True)
 def _the_same_generated_data_on_every_run(request: pytest.FixtureRequest) -> None:
-    """Names and text the factories make up come out the same each time a test runs, so a
-    test that passes once passes again: a clash with made-up data (a generated name that
-    contains the one a test looks for) fails every run, not one run in many."""
+    """The names and text Faker makes up for the factories are seeded from the test's id:
+    a clash between them and what a test looks for (a generated name containing the one it
+    checks is absent) fails every run, not one run in many. Sequence numbers still follow
+    the order the tests run in."""
     factory.random.reseed_random(request.node.nodeid)
 
 

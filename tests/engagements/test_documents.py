@@ -387,6 +387,24 @@ def test_the_sweep_leaves_a_backlog_to_drain_and_queues_what_the_queue_has_passe
     assert sorted(swept) == sorted([second.pk, third.pk])
 
 
+def test_the_sweep_queues_again_only_the_first_of_renders_queued_again_together(
+    owner: User, discovered: Engagement, run_on_commit: Any, sweeping: tuple[Account, dt.datetime]
+) -> None:
+    account, now = sweeping
+    with run_on_commit(execute=False):
+        batch = [
+            services.document_request(
+                kind=DocumentKind.QBR, account=account, quarter=quarter, actor=owner
+            )
+            for quarter in (dt.date(2024, 10, 1), dt.date(2025, 1, 1), dt.date(2025, 4, 1))
+        ]
+    # One sweep queued all three again at the same moment, long enough ago to be stale.
+    Document.objects.filter(pk__in=[d.pk for d in batch]).update(
+        enqueued_at=now - dt.timedelta(minutes=5)
+    )
+    assert services.documents_sweep(now=now) == [batch[0].pk]
+
+
 def test_the_sweep_leaves_a_render_waiting_behind_one_still_rendering(
     owner: User, discovered: Engagement, run_on_commit: Any, sweeping: tuple[Account, dt.datetime]
 ) -> None:

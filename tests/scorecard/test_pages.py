@@ -101,7 +101,7 @@ def test_a_period_not_computed_yet_says_so_and_when_it_will_be(
     leadership: User, organisation: OrganisationSettings
 ) -> None:
     page = client_for(leadership).get("/scorecard/").content.decode()
-    assert f"No figures for {LAST_QUARTER.label} yet." in page
+    assert f"No figures for {LAST_QUARTER.label}." in page
     services.snapshots_recompute(period=LAST_QUARTER)
     page = client_for(leadership).get("/scorecard/").content.decode()
     assert "No figures for" not in page
