@@ -2108,39 +2108,16 @@ def documents_sweep(*, now: dt.datetime | None = None) -> list[int]:
     """Queue again the renders the database says are unfinished but nobody is doing: queued
     for a while with nothing taking them (the broker lost the message), or rendering past
     their lease (the worker died). Returns their ids. Running it twice is harmless: the
-    render's claim lets one of the copies through.
-
-    A render queued a while may only be waiting its turn behind others. The queue hands out
-    jobs in the order they were queued, so a waiting one counts as lost only when a job
-    queued after it has been taken since, or when it is the first unfinished job of all
-    (nothing queued or rendering ahead of it): a backlog is left to drain instead of being
-    queued twice over, and a lost one is found within two sweeps."""
+    render's claim lets one of the copies through."""
     from engagements.tasks import document_render_task
 
     now = now or timezone.now()
     stale = now - dt.timedelta(seconds=settings.DOCUMENT_SWEEP_AFTER_SECONDS)
-    # How far the queue has got: the latest message a render was taken from.
-    reached = Document.objects.filter(started_at__gte=F("enqueued_at")).aggregate(
-        at=Max("enqueued_at")
-    )["at"]
-    # Renders queued again together share their time: the order they were sent in breaks
-    # the tie, so only the first of them is at the head.
-    head = (
-        Document.objects.filter(
-            Q(status=DocumentStatus.QUEUED)
-            | Q(status=DocumentStatus.RENDERING, lease_until__gte=now)
-        )
-        .order_by("enqueued_at", "requested_at", "pk")
-        .values_list("pk", flat=True)
-        .first()
-    )
-    none = Q(pk__in=[])
-    lost = (Q(pk=head) if head else none) | (Q(enqueued_at__lt=reached) if reached else none)
     due = Document.objects.filter(
-        Q(status=DocumentStatus.QUEUED, enqueued_at__lt=stale) & lost
+        Q(status=DocumentStatus.QUEUED, enqueued_at__lt=stale)
         | Q(status=DocumentStatus.RENDERING, lease_until__lt=now, enqueued_at__lt=stale)
     )
-    ids = list(due.order_by("requested_at", "pk").values_list("pk", flat=True)[:500])
+    ids = list(due.order_by("requested_at").values_list("pk", flat=True)[:500])
     Document.objects.filter(pk__in=ids).update(enqueued_at=now)
     for document_id in ids:
         document_render_task.delay(document_id)
