@@ -676,6 +676,10 @@ def _tco(request: AuthedRequest, uuid: Any, *, edit: bool = False) -> TcoCompari
     return comparison
 
 
+# The chart sits in the page's side column, about 450 pixels wide on a laptop.
+TCO_CHART_SIZE = (480, 320)
+
+
 def _tco_context(comparison: TcoComparison) -> dict[str, Any]:
     organisation = OrganisationSettings.load()
     alternatives = (
@@ -694,6 +698,7 @@ def _tco_context(comparison: TcoComparison) -> dict[str, Any]:
         "currency": organisation.currency,
         "chart_url": reverse("discovery:tco_chart", args=[comparison.engagement.uuid])
         + f"?v={comparison.version}-{sum(a.version + a.lines_version for a in alternatives)}",
+        "chart_size": TCO_CHART_SIZE,
     }
 
 
@@ -810,19 +815,13 @@ def tco(request: AuthedRequest, uuid: Any) -> HttpResponse:
     )
 
 
-# The chart sits in the page's side column, about 450 pixels wide on a laptop.
-TCO_CHART_SIZE = (480, 320)
-
-
 @require_GET
 def tco_chart(request: AuthedRequest, uuid: Any) -> HttpResponse:
     comparison = _tco(request, uuid)
     context = _tco_context(comparison)
+    width, height = TCO_CHART_SIZE
     svg = charts.tco_chart(
-        context["alternatives"],
-        currency=context["currency"],
-        width=TCO_CHART_SIZE[0],
-        height=TCO_CHART_SIZE[1],
+        context["alternatives"], currency=context["currency"], width=width, height=height
     )
     response = HttpResponse(svg, content_type="image/svg+xml")
     response["Cache-Control"] = "private, max-age=3600"
